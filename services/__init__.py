@@ -1,0 +1,1 @@
+"""avatarchat's gRPC services and the runtime they stand on."""

@@ -1,0 +1,1 @@
+"""What every service stands on: settings, database, errors, auth context, gRPC server and clients."""

@@ -1,0 +1,126 @@
+"""PostgreSQL access for a service: a pool per shard and transactions scoped to one tenant.
+
+Every transaction switches to the service's own role (`avatarchat_<service>`), which may touch only
+that service's schema, and sets `app.tenant_id`, which row-level security policies compare with each
+row's `tenant_id`. A WHERE clause that forgets the tenant therefore still cannot leak another tenant.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, TypeAlias
+
+import asyncpg
+
+from services.runtime import embedded_pg
+from services.runtime.settings import RuntimeSettings
+
+if TYPE_CHECKING:
+    Connection: TypeAlias = asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
+else:
+    Connection = asyncpg.pool.PoolConnectionProxy
+
+DEFAULT_SHARD = "default"
+
+#: Resolves the shard id a tenant's rows live on.
+ShardResolver = Callable[[uuid.UUID], Awaitable[str]]
+
+
+async def default_resolver(tenant_id: uuid.UUID) -> str:
+    """Every tenant lives on the default shard (the seam for more)."""
+    return DEFAULT_SHARD
+
+
+def database_url(settings: RuntimeSettings) -> str:
+    """The default shard's URL: the configured one, or the embedded PostgreSQL under data_dir."""
+    if settings.database_url:
+        return settings.database_url
+    return embedded_pg.ensure_database(settings.data_dir)
+
+
+def shard_urls(settings: RuntimeSettings) -> dict[str, str]:
+    """Every shard's URL by id; `default` always exists."""
+    return {DEFAULT_SHARD: database_url(settings), **settings.shard_urls}
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    # jsonb in and out as Python objects, so stores never call json.dumps themselves.
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+class Database:
+    """A service's pools, one per shard, opened lazily and routed by tenant."""
+
+    def __init__(
+        self,
+        service: str,
+        urls: Mapping[str, str],
+        *,
+        resolver: ShardResolver = default_resolver,
+        min_size: int = 1,
+        max_size: int = 10,
+    ) -> None:
+        self.service = service
+        self.role = f"avatarchat_{service}"
+        self._urls = dict(urls)
+        self._resolver = resolver
+        self._pools: dict[str, asyncpg.Pool] = {}
+        self._sizes = (min_size, max_size)
+
+    @classmethod
+    async def connect(cls, settings: RuntimeSettings, service: str, **kwargs: object) -> Database:
+        """Opens the default shard's pool; others open on first use."""
+        db = cls(service, shard_urls(settings), **kwargs)  # type: ignore[arg-type]
+        await db._pool(DEFAULT_SHARD)
+        return db
+
+    async def _pool(self, shard: str) -> asyncpg.Pool:
+        pool = self._pools.get(shard)
+        if pool is None:
+            url = self._urls.get(shard)
+            if url is None:
+                raise LookupError(f"no database configured for shard {shard!r}")
+            pool = await asyncpg.create_pool(
+                url, min_size=self._sizes[0], max_size=self._sizes[1], init=_init_connection
+            )
+            self._pools[shard] = pool
+        return pool
+
+    async def pool_for(self, tenant_id: uuid.UUID | None) -> asyncpg.Pool:
+        """The pool of the shard that holds `tenant_id` (platform-wide data lives on the default)."""
+        shard = DEFAULT_SHARD if tenant_id is None else await self._resolver(tenant_id)
+        return await self._pool(shard)
+
+    @asynccontextmanager
+    async def tenant_tx(self, tenant_id: uuid.UUID) -> AsyncIterator[Connection]:
+        """A transaction as the service role that sees only `tenant_id`'s rows."""
+        pool = await self.pool_for(tenant_id)
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "SELECT set_config('role', $1, true), set_config('app.tenant_id', $2, true)",
+                self.role,
+                str(tenant_id),
+            )
+            yield conn
+
+    @asynccontextmanager
+    async def platform_tx(self) -> AsyncIterator[Connection]:
+        """A transaction as the service role with no tenant set: only platform-wide tables are visible."""
+        pool = await self._pool(DEFAULT_SHARD)
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT set_config('role', $1, true)", self.role)
+            yield conn
+
+    async def ping(self) -> None:
+        """Raises when the default shard cannot answer."""
+        pool = await self._pool(DEFAULT_SHARD)
+        await pool.fetchval("SELECT 1")
+
+    async def close(self) -> None:
+        """Closes every pool."""
+        for pool in self._pools.values():
+            await pool.close()
+        self._pools.clear()
