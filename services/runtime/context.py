@@ -7,7 +7,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from avatarchat.policy.v1 import policy_pb2
-
 from services.runtime import errors
 
 Role = policy_pb2.Role

@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, NoReturn, cast
 
 import grpc
-from avatarchat.policy.v1 import policy_pb2
 from prometheus_client import Counter, Histogram
 
+from avatarchat.policy.v1 import policy_pb2
 from services.runtime import errors, status
 from services.runtime.context import principal_var, request_id_var
 from services.runtime.policy import authorize
@@ -19,9 +19,7 @@ from services.runtime.tokens import Authenticator
 
 log = logging.getLogger("avatarchat.rpc")
 
-HANDLED = Counter(
-    "grpc_server_handled_total", "RPCs completed, by method and status code.", ["method", "code"]
-)
+HANDLED = Counter("grpc_server_handled_total", "RPCs completed, by method and status code.", ["method", "code"])
 LATENCY = Histogram(
     "grpc_server_handling_seconds",
     "Time from request to last response, by method.",
@@ -71,9 +69,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(
-                    method, policy, cast(Callable[..., AsyncIterator[Any]], handler.unary_stream)
-                ),
+                self._wrap_stream(method, policy, cast(Callable[..., AsyncIterator[Any]], handler.unary_stream)),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
@@ -89,18 +85,14 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             response_serializer=handler.response_serializer,
         )
 
-    async def _enter(
-        self, policy: policy_pb2.MethodPolicy | None, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> None:
+    async def _enter(self, policy: policy_pb2.MethodPolicy | None, context: grpc.aio.ServicerContext[Any, Any]) -> None:
         md = _metadata(context)
         request_id_var.set(md.get("x-request-id") or uuid.uuid4().hex)
         principal = await self._authenticator.authenticate(md.get("authorization"))
         principal_var.set(principal)
         authorize(policy, principal)
 
-    async def _fail(
-        self, method: str, exc: BaseException, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> NoReturn:
+    async def _fail(self, method: str, exc: BaseException, context: grpc.aio.ServicerContext[Any, Any]) -> NoReturn:
         if isinstance(exc, errors.ServiceError):
             if exc.code == grpc.StatusCode.INTERNAL:
                 log.error("rpc failed", extra={"method": method}, exc_info=exc)

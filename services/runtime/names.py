@@ -35,7 +35,7 @@ def parse(name: str, pattern: str, field: str = "name") -> dict[str, uuid.UUID]:
             parsed = uuid.UUID(value)
         except ValueError:
             raise InvalidArgument.field(field, f"{key} id {value[:40]!r} is not a UUID") from None
-        if str(parsed) != value.lower():
+        if str(parsed) != value:
             raise InvalidArgument.field(field, f"{key} id {value[:40]!r} is not a canonical UUID")
         ids[key] = parsed
     return ids

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from avatarchat.policy.v1 import policy_pb2
 from google.protobuf import descriptor as _descriptor
 
+from avatarchat.policy.v1 import policy_pb2
 from services.runtime import errors
 from services.runtime.context import Principal
 

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import grpc
-from avatarchat.auth.v1 import auth_pb2, auth_pb2_grpc
 from google.protobuf import json_format
 
+from avatarchat.auth.v1 import auth_pb2, auth_pb2_grpc
 from services.runtime import errors, status
 from services.runtime.clients import Clients
 from services.runtime.context import Principal

@@ -53,9 +53,7 @@ class ServiceHost:
         for svc in self.services:
             await self.health.set(svc.descriptor.full_name, health_pb2.HealthCheckResponse.SERVING)
         await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
-        log.info(
-            "serving", extra={"port": self.port, "services": [s.descriptor.full_name for s in self.services]}
-        )
+        log.info("serving", extra={"port": self.port, "services": [s.descriptor.full_name for s in self.services]})
         return self.port
 
     async def stop(self, grace: float) -> None:
@@ -81,9 +79,7 @@ def build_host(
     provider = configure_tracing(name, settings.otel_exporter)
     interceptors = [
         server_interceptor(provider),
-        ServiceInterceptor(
-            f"avatarchat.{name}", authenticator, method_policies(s.descriptor for s in services)
-        ),
+        ServiceInterceptor(f"avatarchat.{name}", authenticator, method_policies(s.descriptor for s in services)),
     ]
     server = grpc.aio.server(interceptors=interceptors, options=[("grpc.so_reuseport", 0)])
     health = HealthServicer()
@@ -105,9 +101,7 @@ def build_host(
     return ServiceHost(name=name, server=server, health=health, services=services, port=bound)
 
 
-def run(
-    name: str, build: Callable[[RuntimeSettings], Awaitable[ServiceHost]], settings: RuntimeSettings
-) -> None:
+def run(name: str, build: Callable[[RuntimeSettings], Awaitable[ServiceHost]], settings: RuntimeSettings) -> None:
     """Process entry point: logs, metrics, build, serve until SIGTERM/SIGINT, then shut down gracefully."""
     logs.configure(name, settings.log_level, settings.log_json)
     if settings.metrics_enabled:
@@ -117,9 +111,7 @@ def run(
     asyncio.run(_serve(build, settings))
 
 
-async def _serve(
-    build: Callable[[RuntimeSettings], Awaitable[ServiceHost]], settings: RuntimeSettings
-) -> None:
+async def _serve(build: Callable[[RuntimeSettings], Awaitable[ServiceHost]], settings: RuntimeSettings) -> None:
     host = await build(settings)
     await host.start()
     stopping = asyncio.Event()

@@ -91,8 +91,7 @@ def from_rpc_error(exc: grpc.aio.AioRpcError) -> errors.ServiceError:
         if info.reason == "INVALID_FIELD":
             request = bad_request(status)
             violations = [
-                errors.FieldViolation(v.field, v.description)
-                for v in (request.field_violations if request else [])
+                errors.FieldViolation(v.field, v.description) for v in (request.field_violations if request else [])
             ]
             if violations:
                 return errors.InvalidArgument(violations, message)

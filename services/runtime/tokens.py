@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 import jwt
-from avatarchat.policy.v1 import policy_pb2
 
+from avatarchat.policy.v1 import policy_pb2
 from services.runtime import errors
 from services.runtime.context import ANONYMOUS, Principal
 
@@ -51,9 +51,7 @@ ApiKeyValidator = Callable[[str], Awaitable[Principal]]
 class RemoteJwks:
     """The auth service's JWKS, cached and refetched (at most every few seconds) on an unknown kid."""
 
-    def __init__(
-        self, fetch: Callable[[], Awaitable[list[Mapping[str, Any]]]], min_refresh_seconds: float = 5.0
-    ):
+    def __init__(self, fetch: Callable[[], Awaitable[list[Mapping[str, Any]]]], min_refresh_seconds: float = 5.0):
         self._fetch = fetch
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = 0.0

@@ -20,9 +20,7 @@ class Checks:
         """Records a violation."""
         self.violations.append(FieldViolation(field, description))
 
-    def text(
-        self, field: str, value: str, *, required: bool = True, max_len: int = 200, min_len: int = 0
-    ) -> str:
+    def text(self, field: str, value: str, *, required: bool = True, max_len: int = 200, min_len: int = 0) -> str:
         """A trimmed string within bounds, free of control characters."""
         stripped = value.strip()
         if not stripped:

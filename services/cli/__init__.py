@@ -1,0 +1,1 @@
+"""The `avatarchat` operator command line."""

@@ -1,0 +1,1 @@
+"""The tenant service: tenants, plans, limits, usage counters and shard placement."""

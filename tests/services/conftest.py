@@ -1,0 +1,122 @@
+"""The running platform for service tests: auth and tenant servers on free ports, and account helpers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import grpc
+import pytest
+
+from avatarchat.auth.v1 import auth_pb2, auth_pb2_grpc
+from avatarchat.policy.v1 import policy_pb2
+from avatarchat.tenant.v1 import tenant_pb2, tenant_pb2_grpc
+from services.auth.server import build as build_auth
+from services.auth.settings import AuthSettings
+from services.runtime.server import ServiceHost
+from services.runtime.settings import RuntimeSettings
+from services.runtime.tokens import ServiceTokens
+from services.tenant.server import build as build_tenant
+from services.tenant.settings import TenantSettings
+from tests.conftest import channel_to, port_of, unique_slug
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Account:
+    """A tenant with its signed-in owner."""
+
+    tenant: str
+    tenant_id: uuid.UUID
+    slug: str
+    owner: str
+    email: str
+    password: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        """Call metadata that authenticates the owner."""
+        return (("authorization", f"Bearer {self.access_token}"),)
+
+
+@dataclass
+class Stack:
+    """Clients of the running services, plus an operator credential (a service token) for set-up."""
+
+    settings: RuntimeSettings
+    auth: auth_pb2_grpc.AuthServiceAsyncStub
+    tenant: tenant_pb2_grpc.TenantServiceAsyncStub
+    operator: ServiceTokens
+    channels: list[grpc.aio.Channel] = field(default_factory=list)
+    _admin: Account | None = None
+
+    async def login(self, slug: str, email: str, password: str = PASSWORD) -> auth_pb2.LoginResponse:
+        """Signs a user in."""
+        return await self.auth.Login(auth_pb2.LoginRequest(tenant_slug=slug, email=email, password=password))
+
+    async def new_tenant(self, prefix: str = "t", plan: str = "") -> Account:
+        """Signs up a fresh tenant and logs its owner in."""
+        slug = unique_slug(prefix)
+        email = f"owner@{slug}.example"
+        created = await self.tenant.CreateTenant(
+            tenant_pb2.CreateTenantRequest(
+                tenant=tenant_pb2.Tenant(slug=slug, display_name=f"Company {slug}"),
+                owner_email=email,
+                owner_password=PASSWORD,
+                owner_display_name="Owner",
+                plan=plan,
+            ),
+            metadata=self.operator.metadata() if plan else None,
+        )
+        tokens = (await self.login(slug, email)).tokens
+        return Account(
+            tenant=created.tenant.name,
+            tenant_id=uuid.UUID(created.tenant.name.removeprefix("tenants/")),
+            slug=slug,
+            owner=created.owner,
+            email=email,
+            password=PASSWORD,
+            access_token=tokens.access_token,
+            refresh_token=tokens.refresh_token,
+        )
+
+    async def platform_admin(self) -> Account:
+        """An account whose owner is a platform admin (granted with the operator credential)."""
+        if self._admin is None:
+            account = await self.new_tenant("platform")
+            await self.auth.SetUserRole(
+                auth_pb2.SetUserRoleRequest(name=account.owner, role=policy_pb2.ROLE_PLATFORM_ADMIN),
+                metadata=self.operator.metadata(),
+            )
+            tokens = (await self.login(account.slug, account.email)).tokens
+            account.access_token, account.refresh_token = tokens.access_token, tokens.refresh_token
+            self._admin = account
+        return self._admin
+
+
+@pytest.fixture(scope="session")
+async def stack(settings: RuntimeSettings) -> AsyncIterator[Stack]:
+    """Auth and tenant servers talking to each other, the real database and Redis."""
+    values = settings.model_dump()
+    hosts: list[ServiceHost] = [
+        await build_auth(AuthSettings(**values), port=port_of(settings, "auth")),
+        await build_tenant(TenantSettings(**values), port=port_of(settings, "tenant")),
+    ]
+    for host in hosts:
+        await host.start()
+    channels = [channel_to(settings, "auth"), channel_to(settings, "tenant")]
+    yield Stack(
+        settings=settings,
+        auth=auth_pb2_grpc.AuthServiceStub(channels[0]),
+        tenant=tenant_pb2_grpc.TenantServiceStub(channels[1]),
+        operator=ServiceTokens(settings.resolved_internal_secret(), "test-operator"),
+        channels=channels,
+    )
+    for channel in channels:
+        await channel.close()
+    for host in hosts:
+        await host.stop(0.5)
