@@ -16,6 +16,7 @@ from services.tenant.settings import TenantSettings
 from services.tenant.store import TenantStore
 
 NAME = "tenant"
+SETTINGS = TenantSettings
 
 
 async def build(settings: TenantSettings, *, port: int | None = None) -> ServiceHost:

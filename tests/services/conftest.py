@@ -1,7 +1,8 @@
-"""The running platform for service tests: auth and tenant servers on free ports, and account helpers."""
+"""The running platform for service tests: every runnable service on free ports, and account helpers."""
 
 from __future__ import annotations
 
+import importlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -12,13 +13,10 @@ import pytest
 from avatarchat.auth.v1 import auth_pb2, auth_pb2_grpc
 from avatarchat.policy.v1 import policy_pb2
 from avatarchat.tenant.v1 import tenant_pb2, tenant_pb2_grpc
-from services.auth.server import build as build_auth
-from services.auth.settings import AuthSettings
+from services.cli.catalog import RUNNABLE_SERVICES
 from services.runtime.server import ServiceHost
 from services.runtime.settings import RuntimeSettings
 from services.runtime.tokens import ServiceTokens
-from services.tenant.server import build as build_tenant
-from services.tenant.settings import TenantSettings
 from tests.conftest import channel_to, port_of, unique_slug
 
 PASSWORD = "correct horse battery staple"
@@ -51,8 +49,14 @@ class Stack:
     auth: auth_pb2_grpc.AuthServiceAsyncStub
     tenant: tenant_pb2_grpc.TenantServiceAsyncStub
     operator: ServiceTokens
-    channels: list[grpc.aio.Channel] = field(default_factory=list)
+    channels: dict[str, grpc.aio.Channel] = field(default_factory=dict)
     _admin: Account | None = None
+
+    def channel(self, service: str) -> grpc.aio.Channel:
+        """A plain channel to a running service, for building its stub."""
+        if service not in self.channels:
+            self.channels[service] = channel_to(self.settings, service)
+        return self.channels[service]
 
     async def login(self, slug: str, email: str, password: str = PASSWORD) -> auth_pb2.LoginResponse:
         """Signs a user in."""
@@ -98,25 +102,32 @@ class Stack:
         return self._admin
 
 
+async def start_services(settings: RuntimeSettings, names: tuple[str, ...]) -> list[ServiceHost]:
+    """Builds and starts each service in-process through its own composition root (`server.build`)."""
+    values = settings.model_dump()
+    hosts: list[ServiceHost] = []
+    for name in names:
+        module = importlib.import_module(f"services.{name}.server")
+        host = await module.build(module.SETTINGS(**values), port=port_of(settings, name))
+        await host.start()
+        hosts.append(host)
+    return hosts
+
+
 @pytest.fixture(scope="session")
 async def stack(settings: RuntimeSettings) -> AsyncIterator[Stack]:
-    """Auth and tenant servers talking to each other, the real database and Redis."""
-    values = settings.model_dump()
-    hosts: list[ServiceHost] = [
-        await build_auth(AuthSettings(**values), port=port_of(settings, "auth")),
-        await build_tenant(TenantSettings(**values), port=port_of(settings, "tenant")),
-    ]
-    for host in hosts:
-        await host.start()
-    channels = [channel_to(settings, "auth"), channel_to(settings, "tenant")]
-    yield Stack(
+    """Every runnable service talking to the others, the real database and Redis."""
+    hosts = await start_services(settings, RUNNABLE_SERVICES)
+    channels = {name: channel_to(settings, name) for name in ("auth", "tenant")}
+    running = Stack(
         settings=settings,
-        auth=auth_pb2_grpc.AuthServiceStub(channels[0]),
-        tenant=tenant_pb2_grpc.TenantServiceStub(channels[1]),
+        auth=auth_pb2_grpc.AuthServiceStub(channels["auth"]),
+        tenant=tenant_pb2_grpc.TenantServiceStub(channels["tenant"]),
         operator=ServiceTokens(settings.resolved_internal_secret(), "test-operator"),
         channels=channels,
     )
-    for channel in channels:
+    yield running
+    for channel in running.channels.values():
         await channel.close()
-    for host in hosts:
+    for host in reversed(hosts):
         await host.stop(0.5)
