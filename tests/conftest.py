@@ -69,7 +69,7 @@ async def redis_client(settings: RuntimeSettings) -> AsyncIterator[aioredis.Redi
 
 def port_of(settings: RuntimeSettings, service: str) -> int:
     """The port the stack serves `service` on."""
-    return int(settings.address_of(service).rsplit(":", 1)[1])
+    return settings.port_of(service)
 
 
 def unique_slug(prefix: str = "t") -> str:

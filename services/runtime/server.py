@@ -7,6 +7,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import grpc
 from google.protobuf import descriptor as _descriptor
@@ -17,13 +18,14 @@ from grpc_reflection.v1alpha import reflection
 from services.runtime import logs
 from services.runtime.interceptor import ServiceInterceptor
 from services.runtime.policy import method_policies
-from services.runtime.settings import METRICS_PORT_OFFSET, SERVICE_PORTS, RuntimeSettings
+from services.runtime.settings import METRICS_PORT_OFFSET, RuntimeSettings
 from services.runtime.telemetry import configure_tracing, server_interceptor
 from services.runtime.tokens import Authenticator
 
 log = logging.getLogger(__name__)
 
 Closer = Callable[[], Awaitable[None]]
+S = TypeVar("S", bound=RuntimeSettings)
 
 
 @dataclass(frozen=True)
@@ -94,24 +96,24 @@ def build_host(
         ],
         server,
     )
-    wanted = SERVICE_PORTS[name] if port is None else port
+    wanted = settings.port_of(name) if port is None else port
     bound = server.add_insecure_port(f"{settings.grpc_host}:{wanted}")
     if bound == 0:
         raise OSError(f"cannot bind {settings.grpc_host}:{wanted} for {name}")
     return ServiceHost(name=name, server=server, health=health, services=services, port=bound)
 
 
-def run(name: str, build: Callable[[RuntimeSettings], Awaitable[ServiceHost]], settings: RuntimeSettings) -> None:
+def run(name: str, build: Callable[[S], Awaitable[ServiceHost]], settings: S) -> None:
     """Process entry point: logs, metrics, build, serve until SIGTERM/SIGINT, then shut down gracefully."""
     logs.configure(name, settings.log_level, settings.log_json)
     if settings.metrics_enabled:
         from prometheus_client import start_http_server
 
-        start_http_server(SERVICE_PORTS[name] + METRICS_PORT_OFFSET, addr=settings.grpc_host)
+        start_http_server(settings.port_of(name) + METRICS_PORT_OFFSET, addr=settings.grpc_host)
     asyncio.run(_serve(build, settings))
 
 
-async def _serve(build: Callable[[RuntimeSettings], Awaitable[ServiceHost]], settings: RuntimeSettings) -> None:
+async def _serve(build: Callable[[S], Awaitable[ServiceHost]], settings: S) -> None:
     host = await build(settings)
     await host.start()
     stopping = asyncio.Event()

@@ -78,6 +78,10 @@ class RuntimeSettings(BaseSettings):
         """The `host:port` where another service listens."""
         return self.service_addresses.get(service, f"{self.grpc_host}:{SERVICE_PORTS[service]}")
 
+    def port_of(self, service: str) -> int:
+        """The port another service listens on."""
+        return int(self.address_of(service).rsplit(":", 1)[1])
+
     def resolved_internal_secret(self) -> str:
         """The internal secret, created once under data_dir so every local process shares it."""
         if self.internal_secret:

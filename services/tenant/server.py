@@ -41,4 +41,4 @@ async def build(settings: TenantSettings, *, port: int | None = None) -> Service
 
 def main() -> None:
     """Runs the tenant service until SIGTERM."""
-    run(NAME, build, TenantSettings())  # type: ignore[arg-type]
+    run(NAME, build, TenantSettings())
