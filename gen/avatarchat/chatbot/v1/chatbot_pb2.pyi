@@ -227,7 +227,7 @@ class Chatbot(_message.Message):
     bits). Unguessable, stable until RotateEmbedId.
     """
     avatar: _builtins.str
-    """The avatar, `tenants/{tenant}/avatars/{avatar}`; empty means a text-only widget. Set with
+    """The avatar, `tenants/{tenant}/avatars/{avatar}`; empty means the platform's default avatar. Set with
     CreateChatbot or AssignAvatar.
     """
     @_builtins.property
@@ -421,7 +421,8 @@ class Placement(_message.Message):
     @_builtins.property
     def allowed_domains(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Hosts the widget may load on: exact ("www.example.com") or wildcard ("*.example.com", any
-        subdomain but not the apex). Empty allows every host. Checked against the page's origin.
+        subdomain but not the apex). Empty allows no host: a bot shows nowhere until a domain is listed.
+        Checked against the page's origin.
         """
 
     @_builtins.property
@@ -1131,7 +1132,7 @@ class GetEmbedScriptResponse(_message.Message):
     EMBED_ID_FIELD_NUMBER: _builtins.int
     snippet: _builtins.str
     """One tag to paste into the site's HTML:
-    `<script async src="{script_url}" data-embed-id="{embed_id}"></script>`.
+    `<script async src="{script_url}?id={embed_id}" data-embed-id="{embed_id}"></script>`.
     """
     script_url: _builtins.str
     """URL of the widget loader script (the same for every chatbot)."""

@@ -1,0 +1,1 @@
+"""The chatbot service: chatbots, personalities, placement rules, embed ids and visitor identity."""

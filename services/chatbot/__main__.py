@@ -1,0 +1,5 @@
+"""Runs the chatbot service: `python -m services.chatbot`."""
+
+from services.chatbot.server import main
+
+main()
