@@ -1,0 +1,63 @@
+"""Fixtures for the AI domain: wire-format servers on loopback, requests, and the embedders to test with."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from services.ai.passages import Passage
+from services.ai.providers.base import AnswerContext, ChatMessage, GenerationRequest
+from services.ai.similarity import TextEmbedder
+from tests.services.ai.bag_of_words import BagOfWordsEmbedder
+from tests.services.ai.wire import Handler, WireServer
+
+StartServer = Callable[[Handler], Awaitable[WireServer]]
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[StartServer]:
+    """Starts wire servers for a test and closes them after it."""
+    servers: list[WireServer] = []
+
+    async def start(handler: Handler) -> WireServer:
+        server = WireServer(handler)
+        await server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        await server.close()
+
+
+def make_request(question: str = "When do you open?", passages: tuple[Passage, ...] = ()) -> GenerationRequest:
+    """A small request as prompt.build_request would make it."""
+    return GenerationRequest(
+        system="You are Ava. Answer from the passages.",
+        messages=(ChatMessage("user", question),),
+        context=AnswerContext(question=question, passages=passages, bot_name="Ava"),
+        max_output_tokens=200,
+    )
+
+
+def _minilm() -> TextEmbedder | None:
+    # The knowledge service's embedder is used when it exists; it is written separately and may be absent.
+    try:
+        module = importlib.import_module("services.knowledge.embedding")
+    except ImportError:
+        return None
+    embedder: TextEmbedder = module.MiniLmEmbedder()
+    return embedder
+
+
+@pytest.fixture(scope="session", params=["minilm", "bag-of-words"])
+def embedder(request: pytest.FixtureRequest) -> TextEmbedder:
+    """Each real embedder the intent classifier is tested with."""
+    if request.param == "bag-of-words":
+        return BagOfWordsEmbedder()
+    minilm = _minilm()
+    if minilm is None:
+        pytest.skip("services.knowledge.embedding is not there yet")
+    return minilm

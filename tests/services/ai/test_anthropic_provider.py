@@ -1,0 +1,101 @@
+"""AnthropicProvider against a local server speaking the Messages SSE wire format."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from pydantic import SecretStr
+
+from services.ai.providers import errors
+from services.ai.providers.anthropic_provider import AnthropicProvider
+from services.ai.providers.base import FinishReason, ProviderConfig, ProviderEvent, TextDelta, UsageReport
+from tests.services.ai.conftest import StartServer, make_request
+from tests.services.ai.wire_formats import anthropic_error, anthropic_stream
+
+KEY = "sk-ant-test-0123456789abcdef"
+
+
+def provider_for(url: str) -> AnthropicProvider:
+    config = ProviderConfig(id="anthropic", api_key=SecretStr(KEY), base_url=url, default_model="claude-haiku-4-5")
+    return AnthropicProvider(config)
+
+
+async def collect(provider: AnthropicProvider) -> list[ProviderEvent]:
+    return [event async for event in provider.stream(make_request())]
+
+
+async def test_streams_text_deltas_and_usage_from_message_start_and_delta(serve: StartServer) -> None:
+    server = await serve(anthropic_stream(["Hello", " there", "!"], input_tokens=25, output_tokens=15))
+    provider = provider_for(server.url)
+    events = await collect(provider)
+    await provider.aclose()
+
+    assert events[:-1] == [TextDelta("Hello"), TextDelta(" there"), TextDelta("!")]
+    assert events[-1] == UsageReport(
+        provider="anthropic",
+        model="claude-haiku-4-5-20251001",
+        input_tokens=25,
+        output_tokens=15,
+        finish_reason=FinishReason.STOP,
+    )
+    exchange = server.exchanges[0]
+    assert (exchange.method, exchange.path) == ("POST", "/v1/messages")
+    body = exchange.json()
+    assert body["stream"] is True
+    assert body["system"] == "You are Ava. Answer from the passages."
+    assert body["messages"] == [{"role": "user", "content": "When do you open?"}]
+    assert body["max_tokens"] == 200
+    assert body["model"] == "claude-haiku-4-5"
+
+
+async def test_max_tokens_stop_reason(serve: StartServer) -> None:
+    server = await serve(anthropic_stream(["cut"], stop_reason="max_tokens"))
+    provider = provider_for(server.url)
+    events = await collect(provider)
+    await provider.aclose()
+    usage = events[-1]
+    assert isinstance(usage, UsageReport)
+    assert usage.finish_reason is FinishReason.MAX_TOKENS
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type", "reason"),
+    [
+        (529, "overloaded_error", errors.REASON_OVERLOADED),
+        (401, "authentication_error", errors.REASON_AUTH),
+        (429, "rate_limit_error", errors.REASON_RATE_LIMITED),
+        (500, "api_error", errors.REASON_UNAVAILABLE),
+    ],
+)
+async def test_error_responses_are_unavailable(serve: StartServer, status: int, error_type: str, reason: str) -> None:
+    server = await serve(anthropic_error(status, error_type, "Something went wrong"))
+    provider = provider_for(server.url)
+    with pytest.raises(errors.ProviderUnavailable) as caught:
+        await collect(provider)
+    await provider.aclose()
+    assert caught.value.status_code == status
+    assert caught.value.reason == reason
+    assert error_type in caught.value.message
+
+
+async def test_an_error_event_mid_stream_keeps_the_partial_text(serve: StartServer) -> None:
+    server = await serve(anthropic_stream(["Our hours ", "are ", "never sent"], error_after=2))
+    provider = provider_for(server.url)
+    with pytest.raises(errors.ProviderStreamError) as caught:
+        await collect(provider)
+    await provider.aclose()
+    assert caught.value.partial_text == "Our hours are "
+    assert caught.value.reason == errors.REASON_OVERLOADED
+
+
+async def test_closing_the_stream_closes_the_upstream_connection(serve: StartServer) -> None:
+    server = await serve(anthropic_stream([f"w{i} " for i in range(200)], pace=0.02))
+    provider = provider_for(server.url)
+    events = provider.stream(make_request())
+    assert await anext(events) == TextDelta("w0 ")
+    await events.aclose()
+    exchange = server.exchanges[0]
+    await asyncio.wait_for(exchange.closed_by_client.wait(), 2)
+    assert not exchange.finished
+    await provider.aclose()

@@ -1,0 +1,188 @@
+"""OpenAIProvider against a local server speaking the Chat Completions SSE wire format."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from pydantic import SecretStr
+
+from services.ai.providers import errors
+from services.ai.providers.base import FinishReason, ProviderConfig, ProviderEvent, ProviderKind, TextDelta, UsageReport
+from services.ai.providers.openai_provider import OpenAIProvider
+from tests.services.ai.conftest import StartServer, make_request
+from tests.services.ai.wire_formats import openai_error, openai_stream
+
+KEY = "sk-test-0123456789abcdefXYZW"
+
+
+def provider_for(url: str, *, connect_timeout: float = 5.0) -> OpenAIProvider:
+    config = ProviderConfig(
+        id="openai",
+        api_key=SecretStr(KEY),
+        base_url=f"{url}/v1",
+        default_model="gpt-4.1-mini",
+        connect_timeout=connect_timeout,
+    )
+    return OpenAIProvider(config)
+
+
+async def collect(provider: OpenAIProvider) -> list[ProviderEvent]:
+    return [event async for event in provider.stream(make_request())]
+
+
+async def test_streams_text_then_the_servers_usage(serve: StartServer) -> None:
+    server = await serve(openai_stream(["We open ", "at 9 ", "[1]."], prompt_tokens=57, completion_tokens=9))
+    provider = provider_for(server.url)
+    events = await collect(provider)
+    await provider.aclose()
+
+    assert events[:-1] == [TextDelta("We open "), TextDelta("at 9 "), TextDelta("[1].")]
+    assert events[-1] == UsageReport(
+        provider="openai",
+        model="gpt-4.1-mini-2025-04-14",
+        input_tokens=57,
+        output_tokens=9,
+        finish_reason=FinishReason.STOP,
+    )
+    exchange = server.exchanges[0]
+    assert (exchange.method, exchange.path) == ("POST", "/v1/chat/completions")
+    assert exchange.headers["authorization"] == f"Bearer {KEY}"
+    body = exchange.json()
+    assert body["stream"] is True
+    assert body["stream_options"] == {"include_usage": True}
+    assert body["model"] == "gpt-4.1-mini"
+    assert body["max_completion_tokens"] == 200
+    assert body["messages"] == [
+        {"role": "system", "content": "You are Ava. Answer from the passages."},
+        {"role": "user", "content": "When do you open?"},
+    ]
+
+
+async def test_length_finish_maps_to_max_tokens(serve: StartServer) -> None:
+    server = await serve(openai_stream(["cut"], finish="length"))
+    provider = provider_for(server.url)
+    events = await collect(provider)
+    await provider.aclose()
+    usage = events[-1]
+    assert isinstance(usage, UsageReport)
+    assert usage.finish_reason is FinishReason.MAX_TOKENS
+
+
+async def test_self_hosted_servers_get_max_tokens_and_need_no_key(serve: StartServer) -> None:
+    server = await serve(openai_stream(["ok"]))
+    config = ProviderConfig(
+        id="vllm", base_url=f"{server.url}/v1", default_model="llama", kind=ProviderKind.SELF_HOSTED
+    )
+    assert config.configured
+    provider = OpenAIProvider(config)
+    events = [e async for e in provider.stream(make_request())]
+    await provider.aclose()
+    assert events[0] == TextDelta("ok")
+    body = server.exchanges[0].json()
+    assert body["max_tokens"] == 200
+    assert "max_completion_tokens" not in body
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type", "code", "reason"),
+    [
+        (401, "invalid_request_error", "invalid_api_key", errors.REASON_AUTH),
+        (429, "requests", "rate_limit_exceeded", errors.REASON_RATE_LIMITED),
+        (500, "server_error", None, errors.REASON_UNAVAILABLE),
+    ],
+)
+async def test_error_bodies_become_unavailable_before_the_first_token(
+    serve: StartServer, status: int, error_type: str, code: str | None, reason: str
+) -> None:
+    message = f"Incorrect API key provided: sk-test-*************XYZW. ({status})"
+    server = await serve(openai_error(status, message, error_type, code))
+    provider = provider_for(server.url)
+    with pytest.raises(errors.ProviderUnavailable) as caught:
+        await collect(provider)
+    await provider.aclose()
+
+    assert caught.value.status_code == status
+    assert caught.value.reason == reason
+    assert caught.value.provider == "openai"
+    # The key, even masked as the API echoes it, never reaches our error messages or logs.
+    assert "XYZW" not in str(caught.value)
+    assert KEY not in str(caught.value)
+    assert len(server.exchanges) == 1  # max_retries=0: failing over is the retry
+
+
+async def test_broken_json_after_text_is_a_stream_error_with_the_partial_text(serve: StartServer) -> None:
+    server = await serve(openai_stream(["Hello ", "there ", "never"], break_after=2))
+    provider = provider_for(server.url)
+    with pytest.raises(errors.ProviderStreamError) as caught:
+        await collect(provider)
+    await provider.aclose()
+    assert caught.value.partial_text == "Hello there "
+    assert caught.value.reason == errors.REASON_MALFORMED
+
+
+async def test_an_error_object_mid_stream_is_a_stream_error(serve: StartServer) -> None:
+    server = await serve(openai_stream(["Part one. ", "lost"], error_after=1))
+    provider = provider_for(server.url)
+    with pytest.raises(errors.ProviderStreamError) as caught:
+        await collect(provider)
+    await provider.aclose()
+    assert caught.value.partial_text == "Part one. "
+    assert caught.value.reason == errors.REASON_UNAVAILABLE
+    assert "The server had an error" in caught.value.message
+
+
+async def test_broken_json_before_any_text_is_unavailable(serve: StartServer) -> None:
+    server = await serve(openai_stream(["never"], break_after=0))
+    provider = provider_for(server.url)
+    with pytest.raises(errors.ProviderUnavailable) as caught:
+        await collect(provider)
+    await provider.aclose()
+    assert caught.value.reason == errors.REASON_MALFORMED
+
+
+async def test_unreachable_server_is_unavailable() -> None:
+    provider = provider_for("http://127.0.0.1:9", connect_timeout=1.0)
+    with pytest.raises(errors.ProviderUnavailable) as caught:
+        await collect(provider)
+    await provider.aclose()
+    assert caught.value.reason == errors.REASON_UNAVAILABLE
+
+
+async def test_a_paced_stream_arrives_piece_by_piece(serve: StartServer) -> None:
+    gate = asyncio.Event()
+    server = await serve(openai_stream(["first ", "second"], gate=gate))
+    provider = provider_for(server.url)
+    events = provider.stream(make_request())
+    # The server holds everything after the first piece until the gate opens: a buffering client would hang here.
+    first = await asyncio.wait_for(anext(events), 5)
+    assert first == TextDelta("first ")
+    assert not server.exchanges[0].finished
+    gate.set()
+    rest = [e async for e in events]
+    await provider.aclose()
+    assert rest[0] == TextDelta("second")
+    assert server.exchanges[0].finished
+
+
+async def test_closing_the_stream_closes_the_upstream_connection(serve: StartServer) -> None:
+    server = await serve(openai_stream([f"w{i} " for i in range(200)], pace=0.02))
+    provider = provider_for(server.url)
+    events = provider.stream(make_request())
+    assert await anext(events) == TextDelta("w0 ")
+    await events.aclose()
+    exchange = server.exchanges[0]
+    await asyncio.wait_for(exchange.closed_by_client.wait(), 2)
+    assert not exchange.finished
+    await provider.aclose()
+
+
+async def test_repr_and_config_hide_the_key() -> None:
+    config = ProviderConfig(id="openai", api_key=SecretStr(KEY), base_url="http://127.0.0.1:1/v1")
+    tenant = config.with_key("sk-tenant-secret-key-123456")
+    provider = OpenAIProvider(tenant)
+    for text in (repr(config), str(config), repr(tenant), repr(provider), f"{tenant.api_key}"):
+        assert KEY not in text
+        assert "sk-tenant-secret-key-123456" not in text
+    assert tenant.api_key.get_secret_value() == "sk-tenant-secret-key-123456"
+    await provider.aclose()
