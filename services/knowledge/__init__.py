@@ -1,0 +1,1 @@
+"""The knowledge service: knowledge bases, document ingestion, embeddings and hybrid search."""
