@@ -1,0 +1,104 @@
+"""ASGI middleware: request ids on every exchange, and rate limits on the REST API."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import grpc
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from edge import transcode
+from edge.errors import EdgeError
+from edge.state import EdgeState
+from services.runtime.context import request_id_var
+
+REQUEST_ID = "x-request-id"
+#: Caller-chosen ids are kept only when they are short and plain, so logs and metadata stay safe.
+_VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+class RequestIdMiddleware:
+    """Takes the caller's X-Request-Id (or makes one), exposes it to handlers and logs, and echoes it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Wraps one exchange."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = Headers(scope=scope).get(REQUEST_ID, "")
+        request_id = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = request_id_var.set(request_id)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)[REQUEST_ID] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id_var.reset(token)
+
+
+class RateLimitMiddleware:
+    """Counts `/v1/` requests (not CORS preflights) and answers 429 past the limit; headers on every answer."""
+
+    def __init__(self, app: ASGIApp, path_prefix: str = "/v1/") -> None:
+        self.app = app
+        self.path_prefix = path_prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Wraps one exchange."""
+        edge: EdgeState | None = getattr(scope["app"].state, "edge", None) if "app" in scope else None
+        if (
+            scope["type"] != "http"
+            or edge is None
+            or not edge.settings.rate_limit_enabled
+            or scope["method"] == "OPTIONS"
+            or not scope["path"].startswith(self.path_prefix)
+        ):
+            await self.app(scope, receive, send)
+            return
+        client = scope["client"][0] if scope.get("client") else "unknown"
+        buckets = await edge.identifier.buckets(Headers(scope=scope), client)
+        quota = await edge.limiter.hit(buckets)
+        if quota is None:
+            await self.app(scope, receive, send)
+            return
+        headers = quota.headers()
+        if not quota.allowed:
+            error = EdgeError(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"too many requests; retry in {quota.reset_seconds}s",
+                reason="RATE_LIMITED",
+                metadata={"retry_after_seconds": str(quota.reset_seconds)},
+            )
+            body = transcode.dumps(error.body())
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 429,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                        *((k.encode(), v.encode()) for k, v in headers.items()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+
+        async def send_with_quota(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                target = MutableHeaders(scope=message)
+                for name, value in headers.items():
+                    target[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_quota)

@@ -1,0 +1,91 @@
+"""Fixed-window request limits in Redis, with draft-ietf-httpapi-ratelimit-headers on every answer.
+
+A fixed window (one INCR per bucket, one round trip for all buckets) keeps the headers exact: the
+remaining count and the reset time are what the next window really does. Redis trouble fails open:
+a limiter outage must not take the API down with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+#: INCR every bucket of the current window; a new counter expires after two windows.
+_HIT = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  local n = redis.call('INCR', key)
+  if n == 1 then redis.call('EXPIRE', key, ARGV[1]) end
+  counts[i] = n
+end
+return counts
+"""
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One counter a request counts against, and its limit per window."""
+
+    key: str
+    limit: int
+
+
+@dataclass(frozen=True)
+class Quota:
+    """The state of the tightest bucket after counting a request."""
+
+    limit: int
+    remaining: int
+    reset_seconds: int
+    window_seconds: int
+    allowed: bool
+
+    def headers(self) -> dict[str, str]:
+        """RateLimit-Limit/-Remaining/-Reset and -Policy, plus Retry-After when refused."""
+        out = {
+            "ratelimit-limit": str(self.limit),
+            "ratelimit-remaining": str(self.remaining),
+            "ratelimit-reset": str(self.reset_seconds),
+            "ratelimit-policy": f"{self.limit};w={self.window_seconds}",
+        }
+        if not self.allowed:
+            out["retry-after"] = str(self.reset_seconds)
+        return out
+
+
+class RateLimiter:
+    """Counts requests per bucket and window in Redis."""
+
+    def __init__(self, redis: aioredis.Redis, prefix: str, window_seconds: int) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._window = window_seconds
+        self._script = redis.register_script(_HIT)
+
+    async def hit(self, buckets: Sequence[Bucket], now: float | None = None) -> Quota | None:
+        """Counts one request in every bucket; None when Redis could not be asked (fail open)."""
+        now = time.time() if now is None else now
+        window = math.floor(now / self._window)
+        reset = max(1, math.ceil((window + 1) * self._window - now))
+        keys = [f"{self._prefix}:{b.key}:{window}" for b in buckets]
+        try:
+            counts = await self._script(keys=keys, args=[2 * self._window])
+        except (RedisError, OSError):
+            log.warning("rate limiter unavailable; letting the request through", exc_info=True)
+            return None
+        quotas = [
+            Quota(b.limit, max(0, b.limit - int(n)), reset, self._window, int(n) <= b.limit)
+            for b, n in zip(buckets, counts, strict=True)
+        ]
+        refused = [q for q in quotas if not q.allowed]
+        if refused:
+            return refused[0]
+        return min(quotas, key=lambda q: q.remaining)

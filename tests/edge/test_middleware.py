@@ -1,0 +1,166 @@
+"""Request ids, CORS, rate limits with their headers, health, and an upstream that is down."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from edge.ratelimit import Bucket, RateLimiter
+from tests.conftest import free_port
+from tests.edge.conftest import RunningEdge, edge_settings_for, serve_edge
+from tests.services.conftest import Stack
+
+DASHBOARD = "https://dashboard.example"
+
+
+async def test_request_id_is_echoed_or_made_up(edge: RunningEdge) -> None:
+    given = await edge.http.get("/v1/plans", headers={"x-request-id": "req-abc.123"})
+    assert given.status_code == 200, given.text
+    assert given.headers["x-request-id"] == "req-abc.123"
+    made = await edge.http.get("/v1/plans")
+    assert len(made.headers["x-request-id"]) == 32
+    unsafe = await edge.http.get("/v1/plans", headers={"x-request-id": "has spaces and " + "x" * 200})
+    assert unsafe.headers["x-request-id"] != "has spaces and " + "x" * 200
+    health = await edge.http.get("/healthz", headers={"x-request-id": "probe-1"})
+    assert health.headers["x-request-id"] == "probe-1"
+
+
+async def test_cors_preflight_and_simple_requests(edge: RunningEdge) -> None:
+    preflight = await edge.http.options(
+        "/v1/tenants",
+        headers={
+            "origin": DASHBOARD,
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "authorization, content-type, x-request-id",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == DASHBOARD
+    assert "POST" in preflight.headers["access-control-allow-methods"]
+    assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
+    assert "ratelimit-limit" not in preflight.headers  # preflights are not counted
+    stranger = await edge.http.options(
+        "/v1/tenants", headers={"origin": "https://evil.example", "access-control-request-method": "POST"}
+    )
+    assert stranger.status_code == 400
+    assert "access-control-allow-origin" not in stranger.headers
+    simple = await edge.http.get("/v1/plans", headers={"origin": DASHBOARD})
+    assert simple.headers["access-control-allow-origin"] == DASHBOARD
+    exposed = simple.headers["access-control-expose-headers"].lower()
+    assert "x-request-id" in exposed
+    assert "ratelimit-remaining" in exposed
+
+
+@pytest.fixture(scope="module")
+async def limited(stack: Stack) -> AsyncIterator[RunningEdge]:
+    """An edge with tiny limits; a day-long window so the test never straddles two windows."""
+    settings = edge_settings_for(
+        stack.settings,
+        rate_limit_window_seconds=86_400,
+        rate_limit_anonymous=3,
+        rate_limit_user=5,
+        rate_limit_api_key=2,
+        rate_limit_address=50,
+    )
+    async with serve_edge(settings) as running:
+        yield running
+
+
+async def test_anonymous_callers_get_429_with_retry_after(limited: RunningEdge) -> None:
+    remaining = []
+    for _ in range(3):
+        ok = await limited.http.get("/v1/plans")
+        assert ok.status_code == 200, ok.text
+        assert ok.headers["ratelimit-limit"] == "3"
+        assert ok.headers["ratelimit-policy"] == "3;w=86400"
+        assert 0 < int(ok.headers["ratelimit-reset"]) <= 86_400
+        remaining.append(int(ok.headers["ratelimit-remaining"]))
+    assert remaining == [2, 1, 0]
+    refused = await limited.http.get("/v1/plans", headers={"x-request-id": "limited-1"})
+    assert refused.status_code == 429
+    assert refused.headers["ratelimit-remaining"] == "0"
+    assert int(refused.headers["retry-after"]) == int(refused.headers["ratelimit-reset"]) > 0
+    assert refused.headers["x-request-id"] == "limited-1"
+    error = refused.json()["error"]
+    assert (error["code"], error["status"]) == (429, "RESOURCE_EXHAUSTED")
+    assert error["details"][0]["reason"] == "RATE_LIMITED"
+    assert error["details"][0]["metadata"]["retry_after_seconds"] == refused.headers["retry-after"]
+    # A forged token earns no bucket of its own: it counts as the same anonymous address.
+    forged = await limited.http.get("/v1/plans", headers={"authorization": "Bearer eyJhbGciOiJFUzI1NiJ9.e30.sig"})
+    assert forged.status_code == 429
+
+
+async def test_verified_users_and_api_keys_have_their_own_buckets(limited: RunningEdge, stack: Stack) -> None:
+    account = await stack.new_tenant("limits")
+    for expected in (4, 3):
+        ok = await limited.http.get(f"/v1/{account.tenant}", headers=RunningEdge.bearer(account))
+        assert ok.status_code == 200, ok.text
+        assert ok.headers["ratelimit-limit"] == "5"
+        assert ok.headers["ratelimit-remaining"] == str(expected)
+    # An invented key is refused by the services (401), but still spends its own bucket, not the address's.
+    key = f"ak_{uuid.uuid4().hex}"
+    answers = [await limited.http.get("/v1/plans", headers={"x-api-key": key}) for _ in range(3)]
+    assert [a.status_code for a in answers] == [401, 401, 429]
+    assert answers[0].headers["ratelimit-limit"] == "2"
+
+
+async def test_limiter_counts_fixed_windows_and_reports_the_tightest_bucket(stack: Stack) -> None:
+    client = aioredis.Redis.from_url(stack.settings.redis_url)
+    try:
+        limiter = RateLimiter(client, f"test-edge:{uuid.uuid4().hex}", window_seconds=60)
+        start = (time.time() // 60 + 1) * 60  # the beginning of a window
+        buckets = [Bucket("a", 2), Bucket("b", 10)]
+        first = await limiter.hit(buckets, now=start + 15)
+        assert first is not None
+        assert (first.limit, first.remaining, first.reset_seconds, first.allowed) == (2, 1, 45, True)
+        await limiter.hit(buckets, now=start + 20)
+        third = await limiter.hit(buckets, now=start + 59.5)
+        assert third is not None
+        assert (third.remaining, third.reset_seconds, third.allowed) == (0, 1, False)
+        assert third.headers()["retry-after"] == "1"
+        fresh = await limiter.hit(buckets, now=start + 60)
+        assert fresh is not None
+        assert (fresh.remaining, fresh.allowed) == (1, True)
+    finally:
+        await client.aclose()
+
+
+async def test_rate_limiter_fails_open_without_redis(stack: Stack) -> None:
+    dead = aioredis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.2)
+    try:
+        assert await RateLimiter(dead, "x", 60).hit([Bucket("a", 1)]) is None
+    finally:
+        await dead.aclose()
+
+
+async def test_healthz_reports_edge_redis_and_upstreams(edge: RunningEdge) -> None:
+    response = await edge.http.get("/healthz")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "SERVING"
+    assert body["redis"] == "SERVING"
+    assert body["upstreams"]["auth"] == body["upstreams"]["tenant"] == "SERVING"
+    assert set(body["upstreams"]) >= {"auth", "tenant", "chatbot", "conversation", "billing"}
+    assert "ratelimit-limit" not in response.headers
+
+
+async def test_a_required_upstream_down_fails_health_and_calls_are_503(stack: Stack) -> None:
+    settings = edge_settings_for(
+        stack.settings,
+        service_addresses={"chatbot": f"127.0.0.1:{free_port()}"},
+        health_required_services=("auth", "tenant", "chatbot"),
+    )
+    async with serve_edge(settings) as running:
+        health = await running.http.get("/healthz")
+        assert health.status_code == 503
+        assert health.json()["status"] == "NOT_SERVING"
+        assert health.json()["upstreams"]["chatbot"] == "UNAVAILABLE"
+        call = await running.http.get("/v1/tenants/t1/chatbots/b1")
+        assert call.status_code == 503
+        error = call.json()["error"]
+        assert error["status"] == "UNAVAILABLE"
+        assert "127.0.0.1" not in error["message"]
