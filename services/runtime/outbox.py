@@ -1,0 +1,121 @@
+"""Transactional outbox: events are written with the change that caused them and relayed to RabbitMQ.
+
+`add()` inserts into the service's own `<schema>.outbox` table inside the caller's transaction, so an
+event exists exactly when its change committed. The relay publishes pending rows with publisher confirms
+and marks them sent; a broker outage only delays delivery (at-least-once: consumers must be idempotent).
+Each service's migration creates its table from OUTBOX_DDL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from services.runtime.bus import Bus
+from services.runtime.db import Connection, Database
+
+log = logging.getLogger(__name__)
+
+#: The table each service's migration creates (with its schema and role substituted).
+OUTBOX_DDL = """
+CREATE TABLE {schema}.outbox (
+  id          bigserial PRIMARY KEY,
+  event_id    uuid NOT NULL UNIQUE,
+  tenant_id   uuid,
+  exchange    text NOT NULL,
+  routing_key text NOT NULL,
+  payload     jsonb NOT NULL,
+  create_time timestamptz NOT NULL DEFAULT now(),
+  sent_time   timestamptz
+);
+CREATE INDEX outbox_pending ON {schema}.outbox (id) WHERE sent_time IS NULL;
+GRANT SELECT, INSERT, UPDATE, DELETE ON {schema}.outbox TO {role};
+GRANT USAGE ON SEQUENCE {schema}.outbox_id_seq TO {role};
+"""
+
+
+async def add(
+    conn: Connection,
+    schema: str,
+    *,
+    exchange: str,
+    routing_key: str,
+    payload: Mapping[str, Any],
+    tenant_id: uuid.UUID | None = None,
+) -> uuid.UUID:
+    """Records an event in the current transaction; returns its id (also the message id on the broker)."""
+    event_id = uuid.uuid4()
+    await conn.execute(
+        f"INSERT INTO {schema}.outbox (event_id, tenant_id, exchange, routing_key, payload)"  # noqa: S608 - schema is ours
+        " VALUES ($1, $2, $3, $4, $5)",
+        event_id,
+        tenant_id,
+        exchange,
+        routing_key,
+        {**payload, "event_id": str(event_id)},
+    )
+    await conn.execute(f"SELECT pg_notify('{schema}_outbox', '')")
+    return event_id
+
+
+class OutboxRelay:
+    """Publishes a service's pending outbox rows in order, woken by NOTIFY and by a slow poll."""
+
+    def __init__(self, db: Database, bus: Bus, schema: str, poll_seconds: float = 2.0, batch: int = 100) -> None:
+        self._db = db
+        self._bus = bus
+        self._schema = schema
+        self._poll = poll_seconds
+        self._batch = batch
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Starts relaying in the background."""
+        pool = await self._db.pool_for(None)
+        self._listener = await pool.acquire()
+        await self._listener.add_listener(f"{self._schema}_outbox", lambda *_: self._wake.set())
+        self._task = asyncio.create_task(self._run(), name=f"{self._schema}-outbox-relay")
+
+    async def relay_once(self) -> int:
+        """Publishes one batch of pending events; returns how many were sent."""
+        async with self._db.platform_tx() as conn:
+            rows = await conn.fetch(
+                f"SELECT id, event_id, exchange, routing_key, payload FROM {self._schema}.outbox"  # noqa: S608
+                " WHERE sent_time IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                self._batch,
+            )
+            for row in rows:
+                await self._bus.publish(
+                    row["exchange"], row["routing_key"], row["payload"], message_id=str(row["event_id"])
+                )
+                await conn.execute(
+                    f"UPDATE {self._schema}.outbox SET sent_time = now() WHERE id = $1",  # noqa: S608
+                    row["id"],
+                )
+        return len(rows)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                while await self.relay_once() == self._batch:
+                    pass
+            except Exception:
+                log.warning("outbox relay failed; will retry", exc_info=True)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll)
+
+    async def stop(self) -> None:
+        """Stops relaying (pending rows stay for the next start)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if getattr(self, "_listener", None) is not None:
+            pool = await self._db.pool_for(None)
+            await pool.release(self._listener)
