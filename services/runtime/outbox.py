@@ -73,12 +73,13 @@ class OutboxRelay:
         self._batch = batch
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._listener: Any = None
 
     async def start(self) -> None:
         """Starts relaying in the background."""
         pool = await self._db.pool_for(None)
         self._listener = await pool.acquire()
-        await self._listener.add_listener(f"{self._schema}_outbox", lambda *_: self._wake.set())
+        await self._listener.add_listener(f"{self._schema}_outbox", self._notified)
         self._task = asyncio.create_task(self._run(), name=f"{self._schema}-outbox-relay")
 
     async def relay_once(self) -> int:
@@ -116,6 +117,11 @@ class OutboxRelay:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        if getattr(self, "_listener", None) is not None:
+        if self._listener is not None:
+            await self._listener.remove_listener(f"{self._schema}_outbox", self._notified)
             pool = await self._db.pool_for(None)
             await pool.release(self._listener)
+            self._listener = None
+
+    def _notified(self, *_: object) -> None:
+        self._wake.set()
