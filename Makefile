@@ -7,6 +7,9 @@ BIN := $(VENV)/bin
 BUF := node_modules/.bin/buf
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+SYS_STAMP := .data/.system-packages
+# Debian packages the suite uses: chromium (browser tests, avatar previews), the PostgreSQL manual (knowledge test corpus).
+SYSTEM_PACKAGES := chromium postgresql-doc-15
 
 .PHONY: run test deps gen check-gen lint fmt pytest clean
 
@@ -15,7 +18,17 @@ run: deps
 
 test: deps lint check-gen pytest
 
-deps: $(PY_STAMP) $(NODE_STAMP)
+deps: $(SYS_STAMP) $(PY_STAMP) $(NODE_STAMP)
+
+# Installs only what is missing, so a machine that has everything never touches apt.
+$(SYS_STAMP):
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	mkdir -p $(dir $@) && touch $@
 
 $(PY_STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,7 +37,7 @@ $(PY_STAMP): pyproject.toml
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	SCARF_ANALYTICS=false npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 gen: deps

@@ -12,7 +12,7 @@ from services.cli.catalog import MIGRATED_SERVICES, RUNNABLE_SERVICES
 from services.runtime.settings import RuntimeSettings
 
 #: Modules that add their own subcommands (each has `register(subparsers)` setting `handler`).
-SUBCOMMAND_MODULES: tuple[str, ...] = ()
+SUBCOMMAND_MODULES: tuple[str, ...] = ("services.avatar.cli",)
 
 
 def _migrate(settings: RuntimeSettings) -> int:
