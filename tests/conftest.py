@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import socket
 import uuid
@@ -13,6 +14,10 @@ import pytest
 import redis.asyncio as aioredis
 
 from services.runtime import embedded_pg, migrations
+
+# The suite signs up hundreds of users: cheaper argon2id parameters keep it fast. Production keeps RFC 9106's.
+os.environ.setdefault("AVATARCHAT_AUTH_PASSWORD_MEMORY_KIB", "8192")
+os.environ.setdefault("AVATARCHAT_AUTH_PASSWORD_TIME_COST", "1")
 from services.runtime.settings import SERVICE_PORTS, RuntimeSettings
 
 #: Services whose schemas the test database carries.

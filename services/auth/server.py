@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import redis.asyncio as aioredis
+from argon2 import PasswordHasher
 
 from avatarchat.auth.v1 import auth_pb2, auth_pb2_grpc
 from services.auth.api_keys import ApiKeys
@@ -52,7 +53,13 @@ async def build(settings: RuntimeSettings, *, port: int | None = None) -> server
         cache_seconds=config.auth_key_cache_seconds,
     )
     await ring.active()  # fail fast on a broken database or secret, and have a key before the first login
-    passwords = Passwords()
+    passwords = Passwords(
+        PasswordHasher(
+            time_cost=config.auth_password_time_cost,
+            memory_cost=config.auth_password_memory_kib,
+            parallelism=config.auth_password_parallelism,
+        )
+    )
     sessions = SessionStore(
         redis,
         refresh_ttl_seconds=config.auth_refresh_token_ttl_seconds,

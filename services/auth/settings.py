@@ -35,6 +35,15 @@ class AuthSettings(RuntimeSettings):
     auth_api_key_touch_seconds: int = 60
     """An API key's last-used time is written at most this often, so validation stays read-only."""
 
+    auth_password_time_cost: int = 3
+    """argon2id passes (RFC 9106 low-memory profile: 3)."""
+
+    auth_password_memory_kib: int = 65536
+    """argon2id memory per hash in KiB (RFC 9106 low-memory profile: 64 MiB)."""
+
+    auth_password_parallelism: int = 4
+    """argon2id lanes."""
+
     @classmethod
     def of(cls, settings: RuntimeSettings) -> AuthSettings:
         """`settings` as AuthSettings: shared values kept, auth values from the environment or defaults."""
