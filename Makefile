@@ -11,9 +11,11 @@ SYS_STAMP := .data/.system-packages
 # Debian packages the suite uses: chromium (browser tests, avatar previews), the PostgreSQL manual (knowledge test corpus).
 SYSTEM_PACKAGES := chromium postgresql-doc-15
 
-.PHONY: run test deps gen check-gen lint fmt pytest clean
+.PHONY: run test deps gen check-gen lint fmt pytest clean widget
 
-run: deps
+WIDGET_STAMP := widget/dist/embed.js
+
+run: deps widget
 	$(BIN)/avatarchat up
 
 test: deps lint check-gen pytest
@@ -59,7 +61,13 @@ fmt: deps
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-pytest: deps
+# embed.js and the 3D widget, bundled with esbuild (type-checked by tsc first).
+widget: $(WIDGET_STAMP)
+
+$(WIDGET_STAMP): $(NODE_STAMP) $(shell find widget/src -name '*.ts' 2>/dev/null) widget/build.mjs widget/tsconfig.json
+	npm run --silent build:widget
+
+pytest: deps widget
 	$(BIN)/pytest -q
 
 clean:
