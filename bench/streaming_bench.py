@@ -1,0 +1,355 @@
+"""Streaming latency through conversation → ai → a paced local provider, against calling the provider directly.
+
+Starts its own embedded PostgreSQL, the auth, tenant, chatbot, ai and conversation services (each its own
+process, as `avatarchat up` does) and an OpenAI-compatible provider process that streams tokens at a fixed
+pace; every token carries the provider's send time, so per-chunk latency is measured from the provider's
+write to this client's read. Each concurrency level runs the platform path and the direct path in the same
+run, and prints time to first token (TTFT) and per-chunk latency at p50/p99 and the platform's overhead.
+
+    .venv/bin/python -m bench.streaming_bench [--levels 1,50,500] [--tokens 10] [--pace-ms 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import httpx
+
+from avatarchat.auth.v1 import auth_pb2, auth_pb2_grpc
+from avatarchat.chatbot.v1 import chatbot_pb2, chatbot_pb2_grpc
+from avatarchat.conversation.v1 import conversation_pb2 as pb
+from avatarchat.conversation.v1 import conversation_pb2_grpc
+from avatarchat.tenant.v1 import tenant_pb2, tenant_pb2_grpc
+from services.cli.catalog import MIGRATED_SERVICES
+from services.cli.health import wait_serving
+from services.runtime import embedded_pg, migrations
+from services.runtime.settings import SERVICE_PORTS, RuntimeSettings
+from services.runtime.tokens import ServiceTokens
+
+PASSWORD = "benchmark passphrase"
+SERVICES = ("auth", "tenant", "chatbot", "ai", "conversation")
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+# --- the paced provider (runs as its own process: `--serve-provider PORT`) ---------------------------------
+
+
+def _chunk(delta: dict[str, str], finish: str | None = None) -> bytes:
+    body = {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion.chunk",
+        "created": 1_760_000_000,
+        "model": "bench-model",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return _sse(body)
+
+
+def _sse(body: object) -> bytes:
+    data = (body if isinstance(body, str) else json.dumps(body)).encode()
+    event = b"data: " + data + b"\n\n"
+    return f"{len(event):x}\r\n".encode() + event + b"\r\n"
+
+
+async def _provider_connection(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, tokens: int, pace: float
+) -> None:
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = 0
+        for line in head.decode("latin-1").split("\r\n"):
+            if line.lower().startswith("content-length:"):
+                length = int(line.split(":", 1)[1])
+        await reader.readexactly(length)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n"
+            b"connection: close\r\n\r\n" + _chunk({"role": "assistant", "content": ""})
+        )
+        for _ in range(tokens):
+            await asyncio.sleep(pace)
+            # The content is the send time, so the client can tell how long the chunk took to reach it.
+            writer.write(_chunk({"content": f"{time.time():.6f} "}))
+            await writer.drain()
+        usage = {"prompt_tokens": 100, "completion_tokens": tokens, "total_tokens": 100 + tokens}
+        tail = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 0, "model": "bench-model"}
+        writer.write(_chunk({}, "stop") + _sse({**tail, "choices": [], "usage": usage}) + _sse("[DONE]") + b"0\r\n\r\n")
+        await writer.drain()
+    except (ConnectionError, asyncio.IncompleteReadError):
+        pass
+    finally:
+        writer.close()
+
+
+def serve_provider(port: int, tokens: int, pace: float) -> None:
+    """Serves the paced OpenAI-compatible stream until killed."""
+
+    async def run() -> None:
+        server = await asyncio.start_server(
+            lambda r, w: _provider_connection(r, w, tokens, pace), "127.0.0.1", port, backlog=2048
+        )
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(run())
+
+
+# --- measuring ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Samples:
+    """Milliseconds of one path at one concurrency level."""
+
+    ttft: list[float] = field(default_factory=list)
+    started: list[float] = field(default_factory=list)
+    chunk: list[float] = field(default_factory=list)
+    errors: int = 0
+
+
+def _chunk_latency(text: str, received: float) -> float | None:
+    try:
+        return (received - float(text)) * 1000
+    except ValueError:
+        return None
+
+
+async def direct_once(http: httpx.AsyncClient, samples: Samples) -> None:
+    """One streamed completion straight from the provider."""
+    body = {"model": "bench-model", "stream": True, "messages": [{"role": "user", "content": uuid.uuid4().hex}]}
+    started = time.perf_counter()
+    first = True
+    async with http.stream("POST", "/v1/chat/completions", json=body) as response:
+        async for line in response.aiter_lines():
+            if not line.startswith("data: ") or line == "data: [DONE]":
+                continue
+            choices = json.loads(line[6:]).get("choices") or []
+            content = choices[0]["delta"].get("content") if choices else None
+            if not content:
+                continue
+            now = time.time()
+            if first:
+                samples.ttft.append((time.perf_counter() - started) * 1000)
+                first = False
+            latency = _chunk_latency(content, now)
+            if latency is not None:
+                samples.chunk.append(latency)
+
+
+async def platform_once(
+    stub: conversation_pb2_grpc.ConversationServiceAsyncStub,
+    conversation: str,
+    md: tuple[tuple[str, str], ...],
+    samples: Samples,
+) -> None:
+    """One SendMessage through conversation → ai → provider."""
+    started = time.perf_counter()
+    first = True
+    request = pb.SendMessageRequest(name=conversation, text=f"Question {uuid.uuid4().hex}?", text_only=True)
+    async for event in stub.SendMessage(request, metadata=md):
+        kind = event.WhichOneof("event")
+        if kind == "error":
+            samples.errors += 1
+        if kind == "started":
+            samples.started.append((time.perf_counter() - started) * 1000)
+        if kind != "text_delta":
+            continue
+        now = time.time()
+        if first:
+            samples.ttft.append((time.perf_counter() - started) * 1000)
+            first = False
+        latency = _chunk_latency(event.text_delta.text, now)
+        if latency is not None:
+            samples.chunk.append(latency)
+
+
+async def level(
+    concurrency: int,
+    rounds: int,
+    stub: conversation_pb2_grpc.ConversationServiceAsyncStub,
+    conversations: list[str],
+    md: tuple[tuple[str, str], ...],
+    provider_url: str,
+) -> tuple[Samples, Samples]:
+    """`concurrency` simultaneous streams, `rounds` times, on each path."""
+    direct, platform = Samples(), Samples()
+    limits = httpx.Limits(max_connections=concurrency + 10, max_keepalive_connections=0)
+    async with httpx.AsyncClient(base_url=provider_url, timeout=60.0, limits=limits) as http:
+        for _ in range(rounds):
+            await asyncio.gather(*(direct_once(http, direct) for _ in range(concurrency)))
+            await asyncio.gather(*(platform_once(stub, c, md, platform) for c in conversations[:concurrency]))
+    return direct, platform
+
+
+def _p(values: list[float], q: int) -> float:
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+async def measure(settings: RuntimeSettings, levels: list[int], provider_url: str, rounds: dict[int, int]) -> None:
+    """Signs a tenant up with an unlimited plan, creates a bot preferring the paced provider, and times each level."""
+    operator = ServiceTokens(settings.resolved_internal_secret(), "bench")
+    channels = {
+        s: grpc.aio.insecure_channel(settings.address_of(s)) for s in ("auth", "tenant", "chatbot", "conversation")
+    }
+    tenants = tenant_pb2_grpc.TenantServiceStub(channels["tenant"])
+    auth = auth_pb2_grpc.AuthServiceStub(channels["auth"])
+    slug = f"bench-{uuid.uuid4().hex[:10]}"
+    email = f"owner@{slug}.example"
+    created = await tenants.CreateTenant(
+        tenant_pb2.CreateTenantRequest(
+            tenant=tenant_pb2.Tenant(slug=slug, display_name="Bench"),
+            owner_email=email,
+            owner_password=PASSWORD,
+            plan="plans/enterprise",
+        ),
+        metadata=operator.metadata(),
+    )
+    token = (await auth.Login(auth_pb2.LoginRequest(tenant_slug=slug, email=email, password=PASSWORD))).tokens
+    md = (("authorization", f"Bearer {token.access_token}"),)
+    bots = chatbot_pb2_grpc.ChatbotServiceStub(channels["chatbot"])
+    personality = chatbot_pb2.Personality(providers=[chatbot_pb2.ProviderPreference(provider="openai")])
+    bot = (
+        await bots.CreateChatbot(
+            chatbot_pb2.CreateChatbotRequest(
+                parent=created.tenant.name, chatbot=chatbot_pb2.Chatbot(display_name="Bench", personality=personality)
+            ),
+            metadata=md,
+        )
+    ).chatbot
+    stub = conversation_pb2_grpc.ConversationServiceStub(channels["conversation"])
+    conversations = [
+        (
+            await stub.CreateConversation(
+                pb.CreateConversationRequest(parent=bot.name, conversation=pb.Conversation(visitor_id=f"v{i}")),
+                metadata=md,
+            )
+        ).conversation.name
+        for i in range(max(levels))
+    ]
+    await level(1, 20, stub, conversations, md, provider_url)  # warm-up: connections, caches, JIT-free paths
+    results = {n: await level(n, rounds[n], stub, conversations, md, provider_url) for n in levels}
+    for channel in channels.values():
+        await channel.close()
+    _print(results)
+
+
+def _print(results: dict[int, tuple[Samples, Samples]]) -> None:
+    print("\nmilliseconds; TTFT = request sent → first token read; chunk = provider write → client read\n")
+    header = "| conc. | path     | answers | TTFT p50 | TTFT p99 | chunk p50 | chunk p99 | errors |"
+    print(header)
+    print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
+    for n, (direct, platform) in results.items():
+        for name, s in (("direct", direct), ("platform", platform)):
+            print(
+                f"| {n:>5} | {name:<8} | {len(s.ttft):>7} | {_p(s.ttft, 50):>8.2f} | {_p(s.ttft, 99):>8.2f} |"
+                f" {_p(s.chunk, 50):>9.2f} | {_p(s.chunk, 99):>9.2f} | {s.errors:>6} |"
+            )
+    print("\nplatform: time to the `started` event (question stored, quota taken), p50 / p99:")
+    for n, (_, platform) in results.items():
+        print(f"  {n:>5} concurrent: {_p(platform.started, 50):.2f} / {_p(platform.started, 99):.2f} ms")
+    print("\nplatform overhead (platform − direct):\n")
+    print("| conc. | TTFT p50 | TTFT p99 | chunk p50 | chunk p99 | target met (≤5 / ≤20 ms TTFT) |")
+    print("|-------|----------|----------|-----------|-----------|-------------------------------|")
+    for n, (d, p) in results.items():
+        t50, t99 = _p(p.ttft, 50) - _p(d.ttft, 50), _p(p.ttft, 99) - _p(d.ttft, 99)
+        c50, c99 = _p(p.chunk, 50) - _p(d.chunk, 50), _p(p.chunk, 99) - _p(d.chunk, 99)
+        met = "yes" if t50 <= 5 and t99 <= 20 else "no"
+        print(f"| {n:>5} | {t50:>+8.2f} | {t99:>+8.2f} | {c50:>+9.2f} | {c99:>+9.2f} | {met:<29} |")
+
+
+def main() -> None:
+    """Starts the processes, measures, and stops everything it started."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--levels", default="1,50,500")
+    parser.add_argument("--tokens", type=int, default=10)
+    parser.add_argument("--pace-ms", type=float, default=20.0)
+    parser.add_argument("--serve-provider", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_provider:
+        serve_provider(args.serve_provider, args.tokens, args.pace_ms / 1000)
+        return
+    levels = [int(x) for x in args.levels.split(",")]
+    # Enough answers for a p99 at every level: 100 at 1, 4 rounds of 50, 2 rounds of 500.
+    rounds = {n: max(1, min(100, 200 // n)) for n in levels}
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory(prefix="streaming-bench-") as scratch:
+        data_dir = Path(scratch)
+        url = embedded_pg.ensure_database(data_dir)
+        migrations.migrate(url, MIGRATED_SERVICES)
+        addresses = {name: f"127.0.0.1:{free_port()}" for name in SERVICE_PORTS}
+        provider_port = free_port()
+        provider_url = f"http://127.0.0.1:{provider_port}"
+        env = {
+            **os.environ,
+            "AVATARCHAT_DATA_DIR": str(data_dir),
+            "AVATARCHAT_DATABASE_URL": url,
+            "AVATARCHAT_INTERNAL_SECRET": secrets.token_urlsafe(48),
+            "AVATARCHAT_SERVICE_ADDRESSES": json.dumps(addresses),
+            "AVATARCHAT_REDIS_URL": "redis://127.0.0.1:6379/9",
+            "AVATARCHAT_METRICS_ENABLED": "false",
+            "AVATARCHAT_LOG_LEVEL": "WARNING",
+            "AVATARCHAT_AI_PROVIDERS": json.dumps(
+                [
+                    {
+                        "id": "openai",
+                        "api_key": "sk-bench",
+                        "base_url": f"{provider_url}/v1",
+                        "default_model": "bench-model",
+                    }
+                ]
+            ),
+        }
+        settings = RuntimeSettings(
+            data_dir=data_dir,
+            database_url=url,
+            service_addresses=addresses,
+            internal_secret=env["AVATARCHAT_INTERNAL_SECRET"],
+        )
+        provider_cmd = [sys.executable, "-m", "bench.streaming_bench", "--serve-provider", str(provider_port)]
+        provider_cmd += ["--tokens", str(args.tokens), "--pace-ms", str(args.pace_ms)]
+        children = [subprocess.Popen(provider_cmd, cwd=root)]
+        children += [
+            subprocess.Popen([sys.executable, "-m", f"services.{s}"], env=env, cwd=root, stderr=subprocess.DEVNULL)
+            for s in SERVICES
+        ]
+        try:
+            asyncio.run(_run(settings, levels, provider_url, rounds))
+        finally:
+            for child in children:
+                child.terminate()
+            for child in children:
+                child.wait(timeout=30)
+            embedded_pg.stop(data_dir)
+
+
+async def _run(settings: RuntimeSettings, levels: list[int], provider_url: str, rounds: dict[int, int]) -> None:
+    for service in SERVICES:
+        if not await wait_serving(settings, service, within_seconds=60):
+            raise RuntimeError(f"{service} did not start")
+    await measure(settings, levels, provider_url, rounds)
+
+
+if __name__ == "__main__":
+    main()

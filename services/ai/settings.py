@@ -1,0 +1,49 @@
+"""Settings of the AI service: platform-wide provider credentials, offline pacing, cache and deadlines."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+
+from services.runtime.settings import RuntimeSettings
+
+
+class ProviderSetting(BaseModel):
+    """One platform-wide provider, as JSON in AVATARCHAT_AI_PROVIDERS."""
+
+    id: str
+    """Provider id a bot's ProviderPreference names: openai, anthropic, gemini."""
+    api_key: SecretStr = SecretStr("")
+    """Platform-wide key; never logged or returned."""
+    base_url: str | None = None
+    """API root; points the official SDK at a compatible or local server."""
+    default_model: str = ""
+    """Model used when a preference names none."""
+    kind: Literal["cloud", "self_hosted"] = "cloud"
+    """Hosted by a vendor or by the operator."""
+
+
+class AiSettings(RuntimeSettings):
+    """AI service settings (`AVATARCHAT_AI_<NAME>`)."""
+
+    ai_providers: list[ProviderSetting] = Field(default_factory=list)
+    """Platform-wide providers as JSON; the offline provider is always there and needs no entry."""
+
+    ai_offline_pace_seconds: float = 0.03
+    """Pause between the offline provider's words, so answers read like typed replies."""
+
+    ai_first_token_timeout_seconds: float = 20.0
+    """How long one provider may take to its first token before the next is tried."""
+
+    ai_dependency_timeout_seconds: float = 3.0
+    """Deadline of calls to the chatbot and knowledge services."""
+
+    ai_knowledge_top_k: int = 5
+    """Passages retrieved per question."""
+
+    ai_cache_ttl_seconds: int = 86_400
+    """How long a cached answer lives (a knowledge change also retires it through the key)."""
+
+    ai_intent_embedder: Literal["hashed-words", "minilm"] = "hashed-words"
+    """Embedder of the intent classifier; minilm is better but loads torch into the process."""

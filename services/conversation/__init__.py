@@ -1,0 +1,1 @@
+"""The conversation service: conversations, messages and the streaming relay to the AI service."""

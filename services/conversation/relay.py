@@ -1,0 +1,272 @@
+"""SendMessage's domain: store the visitor's message, relay the AI stream as it arrives, store the answer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import grpc
+
+from avatarchat.ai.v1 import ai_pb2
+from avatarchat.conversation.v1 import conversation_pb2 as pb
+from services.conversation import access
+from services.conversation.access import ConversationRef
+from services.conversation.convert import message_message, proto_json
+from services.conversation.dependencies import AnswerCall, Dependencies, events_of
+from services.conversation.store import ConversationStore, DuplicateRequest, NewMessage
+from services.runtime import errors, status
+from services.runtime.status import INTERNAL_MESSAGE
+
+log = logging.getLogger(__name__)
+Event = pb.SendMessageResponse
+_TURN_ROLES = {pb.MESSAGE_ROLE_VISITOR: ai_pb2.TURN_ROLE_VISITOR, pb.MESSAGE_ROLE_ASSISTANT: ai_pb2.TURN_ROLE_ASSISTANT}
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A validated SendMessage."""
+
+    ref: ConversationRef
+    text: str
+    request_id: str
+    text_only: bool
+
+
+@dataclass
+class _Answer:
+    """What arrived of the answer so far."""
+
+    received: float
+    parts: list[str] = field(default_factory=list)
+    citations: list[ai_pb2.Citation] = field(default_factory=list)
+    usage: ai_pb2.Usage | None = None
+    finish_reason: int = 0
+    error: ai_pb2.StreamError | None = None
+    first_token_ms: float | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def take(self, event: ai_pb2.StreamResponseResponse) -> Event | None:
+        """Records an AI event; returns what the caller sees of it (usage and done are kept back)."""
+        kind = event.WhichOneof("event")
+        if kind == "text_delta":
+            if self.first_token_ms is None:
+                self.first_token_ms = (time.monotonic() - self.received) * 1000
+            self.parts.append(event.text_delta.text)
+            return Event(text_delta=event.text_delta)
+        if kind == "citation":
+            self.citations.append(event.citation)
+            return Event(citation=event.citation)
+        if kind == "animation_cue":
+            return Event(animation_cue=event.animation_cue)
+        if kind == "viseme_cues":
+            return Event(viseme_cues=event.viseme_cues)
+        if kind == "usage":
+            self.usage = event.usage
+        elif kind == "done":
+            self.finish_reason = event.done.finish_reason
+        elif kind == "error":
+            self.error = event.error
+        return None
+
+    def failed(self, exc: grpc.aio.AioRpcError) -> None:
+        """Records a broken AI stream."""
+        err = status.from_rpc_error(exc)
+        message = INTERNAL_MESSAGE if err.code == grpc.StatusCode.INTERNAL else err.message
+        self.error = ai_pb2.StreamError(
+            code=exc.code().name, reason=err.reason, message=message, partial_text=self.text
+        )
+
+    def message(self, message_id: uuid.UUID, request_id: str) -> NewMessage:
+        """The assistant message to store: complete, incomplete (some text) or failed (none)."""
+        state = pb.MESSAGE_STATE_COMPLETE
+        if self.error is not None or self.usage is None:
+            state = pb.MESSAGE_STATE_INCOMPLETE if self.parts else pb.MESSAGE_STATE_FAILED
+        usage = self.usage or ai_pb2.Usage()
+        return NewMessage(
+            id=message_id,
+            role=pb.MESSAGE_ROLE_ASSISTANT,
+            state=state,
+            text=self.text,
+            request_id=request_id,
+            citations=[proto_json(c) for c in self.citations],
+            provider=usage.provider,
+            model=usage.model,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cost_micros=usage.cost_micros,
+            currency_code=usage.currency_code,
+            cached=usage.cached,
+            first_token_ms=self.first_token_ms,
+            finish_reason=self.finish_reason,
+        )
+
+
+class MessageRelay:
+    """Runs one SendMessage from the stored question to the stored answer."""
+
+    def __init__(self, store: ConversationStore, deps: Dependencies, *, history_turns: int) -> None:
+        self._store = store
+        self._deps = deps
+        self._history_turns = history_turns
+        # Work that must outlive a cancelled call (storing a partial answer, analysing the question).
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def send(self, out: Outgoing) -> AsyncGenerator[Event, None]:
+        """The SendMessage stream: started, the relayed answer events, then the stored answer or an error."""
+        received = time.monotonic()
+        ref = out.ref
+        tenant_id = ref.bot.tenant_id
+        found, history = await self._store.with_recent(
+            tenant_id, ref.bot.chatbot_id, ref.conversation_id, self._history_turns
+        )
+        conversation = access.visible(ref, found)
+        if out.request_id:
+            replayed = await self._replay(out)
+            if replayed:
+                for event in replayed:
+                    yield event
+                return
+        if conversation["state"] != "active":
+            raise errors.FailedPrecondition(f"{ref.name} has ended")
+        if conversation["channel"] != pb.CHANNEL_PREVIEW:
+            await self._deps.reserve_message(tenant_id)
+        chatbot = ref.name.rsplit("/conversations/", 1)[0]
+        # The answer is requested while the question is being stored: the provider's time to first token then
+        # overlaps the commit. Its events wait in the call until `started` has gone out.
+        call = self._deps.stream_answer(
+            tenant_id, chatbot, ref.name, out.text, _turns(history), request_id=out.request_id, text_only=out.text_only
+        )
+        question = NewMessage(
+            uuid.uuid4(), pb.MESSAGE_ROLE_VISITOR, pb.MESSAGE_STATE_COMPLETE, out.text, request_id=out.request_id
+        )
+        try:
+            stored = await self._store.append(tenant_id, ref.conversation_id, question, self._event(ref, "visitor"))
+        except DuplicateRequest:
+            call.cancel()
+            for event in await self._replay(out):
+                yield event
+            return
+        except BaseException:
+            call.cancel()
+            raise
+        if stored is None:
+            call.cancel()
+            raise errors.NotFound(ref.name)
+        answer_id = uuid.uuid4()
+        yield Event(
+            started=pb.StreamStarted(
+                visitor_message=f"{ref.name}/messages/{question.id}",
+                assistant_message=f"{ref.name}/messages/{answer_id}",
+                request_id=out.request_id,
+            )
+        )
+        answer = _Answer(received)
+        async for relayed in self._relay(out, call, answer, answer_id):
+            yield relayed
+        row = await self._store_answer(out, answer, answer_id)
+        self._later(self._analyze(out, chatbot, question.id))
+        if answer.error is not None:
+            yield Event(error=answer.error)
+        elif row is not None:
+            yield Event(message=message_message(ref.name, row, for_visitor=ref.bot.is_visitor))
+
+    async def _relay(
+        self, out: Outgoing, call: AnswerCall, answer: _Answer, answer_id: uuid.UUID
+    ) -> AsyncGenerator[Event, None]:
+        """Each AI event as it arrives; a caller that goes away closes the AI stream, and the answer is kept."""
+        try:
+            async for incoming in events_of(call):
+                relayed = answer.take(incoming)
+                if relayed is not None:
+                    yield relayed
+        except grpc.aio.AioRpcError as exc:
+            answer.failed(exc)
+        except (asyncio.CancelledError, GeneratorExit):
+            # The caller went away: close the provider stream and keep what was said, marked incomplete.
+            call.cancel()
+            self._later(self._store_answer(out, answer, answer_id))
+            raise
+        finally:
+            call.cancel()
+
+    async def _store_answer(self, out: Outgoing, answer: _Answer, answer_id: uuid.UUID) -> asyncpg.Record | None:
+        ref = out.ref
+        try:
+            return await self._store.append(
+                ref.bot.tenant_id,
+                ref.conversation_id,
+                answer.message(answer_id, out.request_id),
+                self._event(ref, "assistant"),
+            )
+        except DuplicateRequest:
+            return None
+
+    async def _analyze(self, out: Outgoing, chatbot: str, message_id: uuid.UUID) -> None:
+        analysis = await self._deps.analyze(out.ref.bot.tenant_id, chatbot, out.text)
+        sentiment = proto_json(analysis.sentiment)
+        await self._store.set_analysis(
+            out.ref.bot.tenant_id, message_id, sentiment, analysis.intent, analysis.confidence
+        )
+
+    async def _replay(self, out: Outgoing) -> list[Event]:
+        """The stored result of an earlier call with the same request id: started, then the answer."""
+        ref = out.ref
+        rows = await self._store.by_request(ref.bot.tenant_id, ref.conversation_id, out.request_id)
+        question = next((r for r in rows if r["role"] == pb.MESSAGE_ROLE_VISITOR), None)
+        if question is None:
+            return []
+        answer = next((r for r in rows if r["role"] == pb.MESSAGE_ROLE_ASSISTANT), None)
+        started = pb.StreamStarted(
+            visitor_message=f"{ref.name}/messages/{question['id']}",
+            assistant_message=f"{ref.name}/messages/{answer['id']}" if answer else "",
+            request_id=out.request_id,
+        )
+        if answer is None:
+            raise errors.FailedPrecondition(f"request {out.request_id} is still being answered")
+        return [
+            Event(started=started),
+            Event(message=message_message(ref.name, answer, for_visitor=ref.bot.is_visitor)),
+        ]
+
+    def _later(self, work: Any) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(self._logged(work))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    @staticmethod
+    async def _logged(work: Any) -> None:
+        try:
+            await work
+        except Exception:
+            log.warning("background work failed", exc_info=True)
+
+    async def close(self) -> None:
+        """Waits for background work (partial answers being stored) to finish."""
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+    @staticmethod
+    def _event(ref: ConversationRef, role: str) -> dict[str, Any]:
+        return {
+            "tenant": f"tenants/{ref.bot.tenant_id}",
+            "chatbot": ref.name.rsplit("/conversations/", 1)[0],
+            "conversation": ref.name,
+            "role": role,
+        }
+
+
+def _turns(rows: Sequence[asyncpg.Record]) -> list[ai_pb2.Turn]:
+    return [
+        ai_pb2.Turn(role=_TURN_ROLES[r["role"]], text=r["text"])
+        for r in rows
+        if r["role"] in _TURN_ROLES and r["text"].strip()
+    ]

@@ -1,0 +1,18 @@
+"""Settings of the conversation service."""
+
+from __future__ import annotations
+
+from services.runtime.settings import RuntimeSettings
+
+
+class ConversationSettings(RuntimeSettings):
+    """Conversation service settings (`AVATARCHAT_CONVERSATION_<NAME>`)."""
+
+    conversation_dependency_timeout_seconds: float = 3.0
+    """Deadline of unary calls to the chatbot, tenant and AI services before an answer streams."""
+
+    conversation_history_turns: int = 20
+    """Earlier messages sent to the AI service with each question (the AI service uses at most 20)."""
+
+    conversation_events_enabled: bool = True
+    """Relay the outbox to RabbitMQ; without it events wait in the outbox table."""

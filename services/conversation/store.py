@@ -1,0 +1,269 @@
+"""SQL of the conversation service: conversations, messages and their outbox events, one tenant per transaction."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from services.runtime import outbox
+from services.runtime.db import Connection, Database
+
+SCHEMA = "conversation"
+EXCHANGE = "conversation.events"
+_CONVERSATION_COLUMNS = (
+    "id, tenant_id, chatbot_id, visitor_id, visitor_verified, state, channel, page_url, metadata, message_count,"
+    " create_time, last_message_time, end_time"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NewConversation:
+    """A conversation to create."""
+
+    chatbot_id: uuid.UUID
+    visitor_id: str
+    visitor_verified: bool
+    channel: int
+    page_url: str
+    metadata: dict[str, str]
+
+
+@dataclass(slots=True)
+class NewMessage:
+    """A message to append; assistant answers carry usage, visitor messages sentiment and intent."""
+
+    id: uuid.UUID
+    role: int
+    state: int
+    text: str
+    request_id: str = ""
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    provider: str = ""
+    model: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_micros: int = 0
+    currency_code: str = ""
+    cached: bool = False
+    first_token_ms: float | None = None
+    finish_reason: int = 0
+
+
+class ConversationStore:
+    """Reads and writes conversation.* as the service role; RLS backs every tenant filter."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(self, tenant_id: uuid.UUID, new: NewConversation) -> asyncpg.Record:
+        """Inserts an active conversation."""
+        async with self._db.tenant_tx(tenant_id) as conn:
+            row = await conn.fetchrow(
+                "INSERT INTO conversation.conversations (id, tenant_id, chatbot_id, visitor_id, visitor_verified,"
+                " state, channel, page_url, metadata) VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $8)"
+                f" RETURNING {_CONVERSATION_COLUMNS}",
+                uuid.uuid4(),
+                tenant_id,
+                new.chatbot_id,
+                new.visitor_id,
+                new.visitor_verified,
+                new.channel,
+                new.page_url,
+                new.metadata,
+            )
+        assert row is not None
+        return row
+
+    async def get(
+        self, tenant_id: uuid.UUID, chatbot_id: uuid.UUID, conversation_id: uuid.UUID
+    ) -> asyncpg.Record | None:
+        """One conversation of the chatbot."""
+        async with self._db.tenant_tx(tenant_id) as conn:
+            return await conn.fetchrow(
+                f"SELECT {_CONVERSATION_COLUMNS} FROM conversation.conversations"
+                " WHERE tenant_id = $1 AND chatbot_id = $2 AND id = $3",
+                tenant_id,
+                chatbot_id,
+                conversation_id,
+            )
+
+    async def end(
+        self, tenant_id: uuid.UUID, conversation_id: uuid.UUID, payload: dict[str, Any]
+    ) -> asyncpg.Record | None:
+        """Ends an active conversation with its event; an ended one is returned unchanged."""
+        async with self._db.tenant_tx(tenant_id) as conn:
+            row = await conn.fetchrow(
+                "UPDATE conversation.conversations SET state = 'ended', end_time = now()"
+                f" WHERE tenant_id = $1 AND id = $2 AND state = 'active' RETURNING {_CONVERSATION_COLUMNS}",
+                tenant_id,
+                conversation_id,
+            )
+            if row is not None:
+                await outbox.add(
+                    conn,
+                    SCHEMA,
+                    exchange=EXCHANGE,
+                    routing_key="conversation.ended",
+                    payload=payload,
+                    tenant_id=tenant_id,
+                )
+                return row
+            return await conn.fetchrow(
+                f"SELECT {_CONVERSATION_COLUMNS} FROM conversation.conversations WHERE tenant_id = $1 AND id = $2",
+                tenant_id,
+                conversation_id,
+            )
+
+    async def visitor_page(
+        self,
+        tenant_id: uuid.UUID,
+        chatbot_id: uuid.UUID,
+        visitor_id: str,
+        *,
+        state: str | None,
+        limit: int,
+        before: tuple[datetime, uuid.UUID] | None,
+    ) -> list[asyncpg.Record]:
+        """A visitor's conversations with a chatbot, newest first, after the cursor."""
+        async with self._db.tenant_tx(tenant_id) as conn:
+            return await conn.fetch(
+                f"SELECT {_CONVERSATION_COLUMNS} FROM conversation.conversations"
+                " WHERE tenant_id = $1 AND chatbot_id = $2 AND visitor_id = $3 AND ($4::text IS NULL OR state = $4)"
+                " AND ($5::timestamptz IS NULL OR (create_time, id) < ($5, $6))"
+                " ORDER BY create_time DESC, id DESC LIMIT $7",
+                tenant_id,
+                chatbot_id,
+                visitor_id,
+                state,
+                before[0] if before else None,
+                before[1] if before else None,
+                limit,
+            )
+
+    async def append(
+        self, tenant_id: uuid.UUID, conversation_id: uuid.UUID, message: NewMessage, event: dict[str, Any]
+    ) -> asyncpg.Record | None:
+        """Appends a message and its message.created event; None when its request id is already taken."""
+        async with self._db.tenant_tx(tenant_id) as conn:
+            position = await conn.fetchval(
+                "UPDATE conversation.conversations SET message_count = message_count + 1, last_message_time = now()"
+                " WHERE tenant_id = $1 AND id = $2 RETURNING message_count",
+                tenant_id,
+                conversation_id,
+            )
+            if position is None:
+                return None
+            row = await _insert_message(conn, tenant_id, conversation_id, position, message)
+            if row is None:
+                raise DuplicateRequest
+            await outbox.add(
+                conn,
+                SCHEMA,
+                exchange=EXCHANGE,
+                routing_key="message.created",
+                payload={**event, "message_id": str(message.id), "state": message.state},
+                tenant_id=tenant_id,
+            )
+            return row
+
+    async def set_analysis(
+        self, tenant_id: uuid.UUID, message_id: uuid.UUID, sentiment: dict[str, Any], intent: int, confidence: float
+    ) -> None:
+        """Stores the sentiment and intent of a visitor message once they are known."""
+        async with self._db.tenant_tx(tenant_id) as conn:
+            await conn.execute(
+                "UPDATE conversation.messages SET sentiment = $3, intent = $4, intent_confidence = $5"
+                " WHERE tenant_id = $1 AND id = $2",
+                tenant_id,
+                message_id,
+                sentiment,
+                intent,
+                confidence,
+            )
+
+    async def messages(
+        self, tenant_id: uuid.UUID, conversation_id: uuid.UUID, after_position: int, limit: int
+    ) -> list[asyncpg.Record]:
+        """Messages after a position, oldest first."""
+        async with self._db.tenant_tx(tenant_id) as conn:
+            return await conn.fetch(
+                "SELECT * FROM conversation.messages WHERE tenant_id = $1 AND conversation_id = $2 AND position > $3"
+                " ORDER BY position LIMIT $4",
+                tenant_id,
+                conversation_id,
+                after_position,
+                limit,
+            )
+
+    async def with_recent(
+        self, tenant_id: uuid.UUID, chatbot_id: uuid.UUID, conversation_id: uuid.UUID, limit: int
+    ) -> tuple[asyncpg.Record | None, list[asyncpg.Record]]:
+        """A conversation and its last `limit` messages (oldest first) in one transaction: SendMessage's read."""
+        async with self._db.tenant_tx(tenant_id) as conn:
+            row = await conn.fetchrow(
+                f"SELECT {_CONVERSATION_COLUMNS} FROM conversation.conversations"
+                " WHERE tenant_id = $1 AND chatbot_id = $2 AND id = $3",
+                tenant_id,
+                chatbot_id,
+                conversation_id,
+            )
+            if row is None:
+                return None, []
+            rows = await conn.fetch(
+                "SELECT * FROM conversation.messages WHERE tenant_id = $1 AND conversation_id = $2"
+                " ORDER BY position DESC LIMIT $3",
+                tenant_id,
+                conversation_id,
+                limit,
+            )
+        return row, list(reversed(rows))
+
+    async def by_request(
+        self, tenant_id: uuid.UUID, conversation_id: uuid.UUID, request_id: str
+    ) -> list[asyncpg.Record]:
+        """The messages stored under a request id (the visitor's, then the answer once stored)."""
+        async with self._db.tenant_tx(tenant_id) as conn:
+            return await conn.fetch(
+                "SELECT * FROM conversation.messages WHERE tenant_id = $1 AND conversation_id = $2 AND request_id = $3"
+                " ORDER BY position",
+                tenant_id,
+                conversation_id,
+                request_id,
+            )
+
+
+class DuplicateRequest(Exception):
+    """The request id was taken by a concurrent call."""
+
+
+async def _insert_message(
+    conn: Connection, tenant_id: uuid.UUID, conversation_id: uuid.UUID, position: int, m: NewMessage
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "INSERT INTO conversation.messages (id, tenant_id, conversation_id, position, role, state, text, citations,"
+        " provider, model, input_tokens, output_tokens, cost_micros, currency_code, cached, first_token_ms,"
+        " finish_reason, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
+        " $17, $18) ON CONFLICT DO NOTHING RETURNING *",
+        m.id,
+        tenant_id,
+        conversation_id,
+        position,
+        m.role,
+        m.state,
+        m.text,
+        m.citations,
+        m.provider,
+        m.model,
+        m.input_tokens,
+        m.output_tokens,
+        m.cost_micros,
+        m.currency_code,
+        m.cached,
+        m.first_token_ms,
+        m.finish_reason,
+        m.request_id,
+    )
