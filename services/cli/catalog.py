@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 #: Services implemented so far; `avatarchat up` starts each as `python -m services.<name>`.
-RUNNABLE_SERVICES: tuple[str, ...] = ("auth", "tenant", "chatbot", "avatar", "ai", "conversation")
+RUNNABLE_SERVICES: tuple[str, ...] = ("auth", "tenant", "chatbot", "knowledge", "avatar", "ai", "conversation")
 
 #: Services whose migrations exist (a service may own a schema before it runs).
 MIGRATED_SERVICES: tuple[str, ...] = RUNNABLE_SERVICES
