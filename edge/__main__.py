@@ -1,10 +1,10 @@
-"""Runs the edge: `python -m edge` serves REST, the docs and health on settings host:port (3008)."""
+"""Runs the edge: `python -m edge` serves REST, Socket.io, the widget, docs and health on host:port (3008)."""
 
 from __future__ import annotations
 
 import uvicorn
 
-from edge.app import create_app
+from edge.assembly import build_edge_app
 from edge.settings import EdgeSettings
 from services.runtime import logs
 
@@ -14,7 +14,7 @@ def main() -> None:
     settings = EdgeSettings()
     logs.configure("edge", settings.log_level, settings.log_json)
     uvicorn.run(
-        create_app(settings),
+        build_edge_app(settings)[0],
         host=settings.http_host,
         port=settings.http_port,
         proxy_headers=True,

@@ -78,3 +78,39 @@ class EdgeSettings(RuntimeSettings):
 
     docs_assets_dir: Path = PROJECT_ROOT / "edge" / "static" / "swagger-ui"
     """swagger-ui-dist files copied by the Makefile; node_modules/swagger-ui-dist is the fallback."""
+
+    socketio_channel: str = "avatarchat-edge-socketio"
+    """Redis pub/sub channel through which every edge process fans Socket.io emits out."""
+
+    widget_message_limit: int = 20
+    """`message:send` events one visitor may send to one chatbot per window."""
+
+    widget_message_window_seconds: int = 60
+    """Length of the fixed window of the visitor message limit."""
+
+    widget_event_limit: int = 120
+    """Other widget events (typing, interactions) one socket may send per window before `error`."""
+
+    presence_ttl_seconds: int = 45
+    """A socket counts as present this long after its edge last refreshed it (heartbeats every third)."""
+
+    stream_replay_ttl_seconds: int = 120
+    """How long an answer's chunks stay in Redis for reconnecting visitors after the last one."""
+
+    widget_key_prefix: str = "edge:widget"
+    """Redis key prefix of presence, replay logs and widget limits."""
+
+    widget_dist_dir: Path = PROJECT_ROOT / "widget" / "dist"
+    """Built widget files (embed.js and hashed chunks), served at /embed.js and /widget/."""
+
+    widget_demo_page: Path = PROJECT_ROOT / "widget" / "demo" / "index.html"
+    """Demo page template; `{{EMBED_SNIPPET}}` is replaced by the demo bot's snippet."""
+
+    demo_tenant_slug: str = "demo"
+    """Tenant whose first chatbot /demo embeds."""
+
+    resume_join_timeout_seconds: float = 30.0
+    """A resuming socket joins its room itself if the answer's relay (maybe on a dead edge) has not taken it by then."""
+
+    widget_redis_connections: int = 128
+    """Redis connections each of the realtime clients (Socket.io fan-out; presence, resume, limits) may open."""

@@ -1,4 +1,4 @@
-"""`avatarchat up`: database, migrations, every service as its own process, demo data, then wait."""
+"""`avatarchat up`: database, migrations, every service as its own process, demo data, the edge, then wait."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,13 +30,44 @@ class Child:
     log: Path
 
 
-def _start(name: str, env: dict[str, str], log_dir: Path) -> Child:
+#: The edge is not a gRPC service: it runs as `python -m edge` and is healthy when GET /healthz answers 200.
+EDGE = "edge"
+
+
+#: Queue consumers that run beside the services: name → module.
+WORKERS: dict[str, str] = {"knowledge-worker": "services.knowledge.worker"}
+
+
+def _start(name: str, env: dict[str, str], log_dir: Path, module: str | None = None) -> Child:
     log = log_dir / f"{name}.log"
+    module = module or (EDGE if name == EDGE else f"services.{name}")
     with log.open("ab") as out:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", f"services.{name}"], env=env, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", module], env=env, stdout=out, stderr=subprocess.STDOUT
         )
     return Child(name, process, log)
+
+
+def _edge_url() -> str:
+    """Where the edge listens (its own settings: AVATARCHAT_HTTP_HOST/PORT)."""
+    from edge.settings import EdgeSettings
+
+    edge = EdgeSettings()
+    return f"http://{edge.http_host}:{edge.http_port}"
+
+
+def _wait_http(url: str, child: Child, within_seconds: float) -> bool:
+    """Polls GET `url` until it answers 200, the process exits, or time runs out."""
+    deadline = time.monotonic() + within_seconds
+    while time.monotonic() < deadline and child.process.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own loopback URL
+                if response.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.25)
+    return False
 
 
 def _stop(children: list[Child], grace: float) -> None:
@@ -94,8 +127,15 @@ def up(settings: RuntimeSettings) -> int:
         if failed is not None:
             print(f"{failed.name} did not become healthy; last log lines ({failed.log}):\n{_tail(failed.log)}")
             return 1
+        children += [_start(name, env, log_dir, module) for name, module in WORKERS.items()]
         tenant = asyncio.run(seed_demo(settings))
-        _print_urls(settings, tenant, log_dir)
+        edge_url = _edge_url()
+        edge = _start(EDGE, env, log_dir)
+        children.append(edge)
+        if not _wait_http(f"{edge_url}/healthz", edge, within_seconds=60):
+            print(f"the edge did not become healthy; last log lines ({edge.log}):\n{_tail(edge.log)}")
+            return 1
+        _print_urls(settings, tenant, log_dir, edge_url)
         while not stopping:
             for child in children:
                 if child.process.poll() is not None:
@@ -111,13 +151,17 @@ def up(settings: RuntimeSettings) -> int:
         print("stopped")
 
 
-def _print_urls(settings: RuntimeSettings, tenant: str, log_dir: Path) -> None:
+def _print_urls(settings: RuntimeSettings, tenant: str, log_dir: Path, edge_url: str) -> None:
     print("\navatarchat is running:")
     for name in RUNNABLE_SERVICES:
         metrics = SERVICE_PORTS[name] + METRICS_PORT_OFFSET
         print(
             f"  {name:<13} grpc {settings.address_of(name):<17} metrics http://{settings.grpc_host}:{metrics}/metrics"
         )
+    print(f"  {EDGE:<13} http {edge_url}  (REST, Socket.io /widget, /embed.js)")
+    print(f"\n  dashboard     {edge_url}/docs  (REST API with Swagger UI; sign in as the demo owner)")
+    print(f"  demo page     {edge_url}/demo  (the demo bot's widget embedded)")
+    print(f"  REST docs     {edge_url}/docs  ·  OpenAPI {edge_url}/openapi.json")
     print(f"\n  demo tenant   {tenant} (slug '{DEMO_SLUG}'), owner {DEMO_EMAIL} / {DEMO_PASSWORD}")
     print(f"  logs          {log_dir}/<service>.log")
     print("  try          .venv/bin/grpcurl -plaintext 127.0.0.1:3002 list")

@@ -28,6 +28,14 @@ from services.cli.health import check
 from services.runtime.settings import RuntimeSettings
 from services.runtime.tokens import ServiceTokens
 from tests.conftest import channel_to, free_port
+from tests.edge.widget_harness import (
+    Bot,
+    FakeConversations,
+    RunningFullEdge,
+    create_widget_bot,
+    serve_fake_conversations,
+    serve_full_edge,
+)
 from tests.services.conftest import Account, Stack, start_services
 
 
@@ -117,3 +125,49 @@ async def edge(stack: Stack) -> AsyncIterator[RunningEdge]:
     """The edge in front of the running services, with limits too high to matter."""
     async with serve_edge(edge_settings_for(stack.settings)) as running:
         yield running
+
+
+@pytest.fixture(scope="package")
+async def fake_conversations() -> AsyncIterator[tuple[FakeConversations, str]]:
+    """ConversationService by its contract (services/conversation is built elsewhere), and its address."""
+    fake = FakeConversations(delta_delay=0.01)
+    async with serve_fake_conversations(fake) as address:
+        yield fake, address
+
+
+def widget_edge_settings(stack: Stack, conversation_address: str, channel: str, prefix: str) -> EdgeSettings:
+    """Settings of an edge serving the widget against the stack, talking to `conversation_address`."""
+    return edge_settings_for(
+        stack.settings,
+        service_addresses={"conversation": conversation_address},
+        socketio_channel=channel,
+        widget_key_prefix=prefix,
+        widget_message_limit=5,
+        presence_ttl_seconds=6,
+    )
+
+
+@pytest.fixture(scope="package")
+async def widget_edges(
+    stack: Stack, fake_conversations: tuple[FakeConversations, str]
+) -> AsyncIterator[tuple[RunningFullEdge, RunningFullEdge]]:
+    """Two full edges (REST + Socket.io) sharing one Redis channel and key prefix, like two pods."""
+    channel, prefix = f"test-sio-{uuid.uuid4().hex}", f"test-widget:{uuid.uuid4().hex}"
+    address = fake_conversations[1]
+    async with (
+        serve_full_edge(widget_edge_settings(stack, address, channel, prefix)) as first,
+        serve_full_edge(widget_edge_settings(stack, address, channel, prefix)) as second,
+    ):
+        yield first, second
+
+
+@pytest.fixture(scope="package")
+async def widget_edge(widget_edges: tuple[RunningFullEdge, RunningFullEdge]) -> RunningFullEdge:
+    """The first of the two widget edges."""
+    return widget_edges[0]
+
+
+@pytest.fixture(scope="package")
+async def widget_bot(stack: Stack) -> Bot:
+    """A chatbot allowed on the widget test origin, with a visitor secret."""
+    return await create_widget_bot(stack, await stack.new_tenant("widget"))

@@ -6,7 +6,7 @@ import importlib
 import pkgutil
 from typing import Any
 
-from google.api import annotations_pb2  # type: ignore[import-untyped]
+from google.api import annotations_pb2
 from openapi_spec_validator import validate
 
 import avatarchat

@@ -1,0 +1,1 @@
+"""Socket.io for the widget (namespace `/widget`, widget/PROTOCOL.md), fanned out across edges through Redis."""
