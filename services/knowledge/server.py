@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
 from avatarchat.knowledge.v1 import knowledge_pb2, knowledge_pb2_grpc
 from avatarchat.tenant.v1 import tenant_pb2_grpc
 from services.knowledge.document_quota import DocumentQuota
@@ -22,6 +27,7 @@ from services.runtime.remote_auth import remote_authenticator
 from services.runtime.server import HostedService, ServiceHost, build_host, run
 from services.runtime.tokens import ServiceTokens
 
+log = logging.getLogger(__name__)
 NAME = "knowledge"
 SETTINGS = KnowledgeSettings
 
@@ -37,6 +43,9 @@ async def build(settings: KnowledgeSettings, *, port: int | None = None) -> Serv
     await relay.start()
     clients = Clients(settings)
     embedder = embedder_from(settings)
+    # Load the model in the background: the service answers health checks at once, and the first search
+    # after start-up does not pay the model's load time (seconds) against its caller's deadline.
+    warm_up = asyncio.create_task(_warm_up(embedder), name="knowledge-embedder-warm-up")
     search_store = SearchStore(db, settings.knowledge_hnsw_ef_search)
     quota = DocumentQuota(
         tenant_pb2_grpc.TenantServiceStub(clients.channel("tenant")), tokens, settings.call_timeout_seconds
@@ -57,8 +66,26 @@ async def build(settings: KnowledgeSettings, *, port: int | None = None) -> Serv
         lambda server: knowledge_pb2_grpc.add_KnowledgeServiceServicer_to_server(servicer, server),
     )
     host = build_host(NAME, settings, [service], remote_authenticator(clients, tokens), port=port)
-    host.closers += [clients.close, embedder.aclose, db.close, bus.close, relay.stop]
+    host.closers += [_cancel(warm_up), clients.close, embedder.aclose, db.close, bus.close, relay.stop]
     return host
+
+
+async def _warm_up(embedder: object) -> None:
+    load = getattr(embedder, "load", None)
+    if load is not None:
+        try:
+            await load()
+        except Exception:  # the first search reports the real error to its caller
+            log.warning("embedding model warm-up failed", exc_info=True)
+
+
+def _cancel(task: asyncio.Task[None]) -> Callable[[], Awaitable[None]]:
+    async def cancel() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return cancel
 
 
 def main() -> None:

@@ -70,10 +70,10 @@ def rank_sentences(
     With `semantic` (cosines of the question to each sentence, in the order of `sentences_of`) the score
     blends in meaning, so a paraphrase without shared words still counts.
     """
-    sentences = sentences_of(passages)
+    sentences = _answering_sentences(passages)
     if not sentences:
         return []
-    sentence_terms = [set(terms(text)) for _, _, text in sentences]
+    sentence_terms = [set(terms(f"{asked} {text}")) for _, _, text, asked in sentences]
     document_frequency = Counter(t for ts in sentence_terms for t in ts)
     n = len(sentences)
 
@@ -84,7 +84,7 @@ def rank_sentences(
     question_terms = set(terms(question))
     total = sum(idf(t) for t in question_terms)
     ranked: list[ScoredSentence] = []
-    for i, ((passage, position, text), present) in enumerate(zip(sentences, sentence_terms, strict=True)):
+    for i, ((passage, position, text, _), present) in enumerate(zip(sentences, sentence_terms, strict=True)):
         lexical = sum(idf(t) for t in question_terms & present) / total if total else 0.0
         score = lexical if semantic is None else max(lexical, 0.4 * lexical + 0.6 * max(semantic[i], 0.0))
         ranked.append(ScoredSentence(text=text, passage=passage, position=position, score=score))
@@ -93,8 +93,27 @@ def rank_sentences(
 
 
 def sentences_of(passages: Sequence[Passage]) -> list[tuple[int, int, str]]:
-    """(passage number, position, sentence) for every sentence of the passages, in order."""
-    return [(p.index, i, s) for p in passages for i, s in enumerate(split_sentences(p.text))]
+    """(passage number, position, sentence) for every answering sentence of the passages, in order."""
+    return [(passage, position, text) for passage, position, text, _ in _answering_sentences(passages)]
+
+
+def _answering_sentences(passages: Sequence[Passage]) -> list[tuple[int, int, str, str]]:
+    """Sentences with the question that precedes them in their passage ("" when none); questions left out.
+
+    A question in a passage (an FAQ heading, say) repeats what was asked instead of answering it, yet it
+    matches the visitor's words best, so it would crowd out its own answer: the question is dropped and its
+    words are credited to the sentence that answers it.
+    """
+    found: list[tuple[int, int, str, str]] = []
+    for p in passages:
+        asked = ""
+        for i, text in enumerate(split_sentences(p.text)):
+            if text.rstrip().endswith("?"):
+                asked = text
+                continue
+            found.append((p.index, i, text, asked))
+            asked = ""
+    return found
 
 
 def select(ranked: Sequence[ScoredSentence], *, min_score: float, max_sentences: int) -> list[ScoredSentence]:

@@ -124,3 +124,17 @@ async def test_an_embedder_lets_it_match_meaning(embedder: TextEmbedder) -> None
     text, usage = await answer(provider, make_request("How long does delivery take?", PASSAGES))
     assert "2 to 4 business days [3]" in text
     assert usage.finish_reason is FinishReason.STOP
+
+
+async def test_an_faq_question_in_the_passage_is_not_taken_for_its_answer() -> None:
+    faq = (
+        Passage(
+            1,
+            "Can I use my own avatar? Yes: upload a .glb model; it is validated and optimised, "
+            "and its animation clips are mapped to behaviours.",
+            title="avatarchat FAQ",
+        ),
+    )
+    text, _ = await answer(offline(), make_request("Can I use my own avatar?", faq))
+    assert "upload a .glb model" in text
+    assert "Can I use my own avatar" not in text
