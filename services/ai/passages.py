@@ -35,7 +35,11 @@ def passages_from_results(results: Iterable[knowledge_pb2.SearchResult]) -> tupl
         if not result.text.strip():
             continue
         source = result.source
-        title = " › ".join([source.title, *source.title_path]) if source.title_path else source.title
+        # A Markdown document's top heading usually repeats its title; "FAQ › FAQ › Hours" helps no one.
+        path = list(source.title_path)
+        if path and path[0].strip().casefold() == source.title.strip().casefold():
+            path = path[1:]
+        title = " › ".join([source.title, *path]) if path else source.title
         passages.append(
             Passage(
                 index=len(passages) + 1,
