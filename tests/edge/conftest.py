@@ -130,7 +130,8 @@ async def edge(stack: Stack) -> AsyncIterator[RunningEdge]:
 @pytest.fixture(scope="package")
 async def fake_conversations() -> AsyncIterator[tuple[FakeConversations, str]]:
     """ConversationService by its contract (services/conversation is built elsewhere), and its address."""
-    fake = FakeConversations(delta_delay=0.01)
+    # Paced so that a reconnect to another edge lands mid-answer even on a loaded 2-core CI machine.
+    fake = FakeConversations(delta_delay=0.05)
     async with serve_fake_conversations(fake) as address:
         yield fake, address
 
