@@ -6,6 +6,7 @@ import redis.asyncio as aioredis
 from argon2 import PasswordHasher
 
 from avatarchat.auth.v1 import auth_pb2, auth_pb2_grpc
+from avatarchat.tenant.v1 import tenant_pb2, tenant_pb2_grpc
 from services.auth.api_keys import ApiKeys
 from services.auth.credentials import CredentialChecker, SessionAwareAuthenticator
 from services.auth.issuer import TokenIssuer
@@ -24,6 +25,7 @@ from services.runtime import server
 from services.runtime.clients import Clients
 from services.runtime.db import Database
 from services.runtime.pagination import PageTokens
+from services.runtime.quota import PlanQuota
 from services.runtime.settings import RuntimeSettings
 from services.runtime.tokens import ServiceTokens
 
@@ -82,7 +84,15 @@ async def build(settings: RuntimeSettings, *, port: int | None = None) -> server
     authenticator = SessionAwareAuthenticator(service_tokens, ring, api_keys.validate, sessions)
     servicer = AuthServicer(
         store=store,
-        users=Users(store, passwords, tenants),
+        users=Users(
+            store,
+            passwords,
+            PlanQuota(
+                tenant_pb2_grpc.TenantServiceStub(clients.channel("tenant")),
+                service_tokens,
+                tenant_pb2.LIMIT_KIND_SEATS,
+            ),
+        ),
         sign_in=SignIn(
             store=store, passwords=passwords, sessions=sessions, issuer=issuer, throttle=throttle, tenants=tenants
         ),

@@ -1,4 +1,4 @@
-"""The auth service's view of the tenant service: slug lookup and seat quota, over gRPC."""
+"""The auth service's view of the tenant service: slug lookup, over gRPC."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import grpc
 
 from avatarchat.tenant.v1 import tenant_pb2, tenant_pb2_grpc
 from services.runtime import status
-from services.runtime.names import parse_tenant, tenant_name
+from services.runtime.names import parse_tenant
 from services.runtime.tokens import ServiceTokens
 
 
@@ -30,23 +30,3 @@ class TenantDirectory:
                 return None
             raise status.from_rpc_error(exc) from None
         return parse_tenant(response.name)
-
-    async def reserve_seat(self, tenant_id: uuid.UUID) -> None:
-        """Takes one seat of the tenant's plan; LIMIT_EXCEEDED propagates to the caller."""
-        request = tenant_pb2.ReserveQuotaRequest(
-            name=tenant_name(tenant_id), kind=tenant_pb2.LIMIT_KIND_SEATS, amount=1
-        )
-        try:
-            await self._stub.ReserveQuota(request, metadata=self._tokens.metadata(tenant_id))
-        except grpc.aio.AioRpcError as exc:
-            raise status.from_rpc_error(exc) from None
-
-    async def release_seat(self, tenant_id: uuid.UUID) -> None:
-        """Gives a seat back (a user could not be created after all)."""
-        request = tenant_pb2.ReleaseQuotaRequest(
-            name=tenant_name(tenant_id), kind=tenant_pb2.LIMIT_KIND_SEATS, amount=1
-        )
-        try:
-            await self._stub.ReleaseQuota(request, metadata=self._tokens.metadata(tenant_id))
-        except grpc.aio.AioRpcError as exc:
-            raise status.from_rpc_error(exc) from None

@@ -8,9 +8,9 @@ import uuid
 from avatarchat.policy.v1 import policy_pb2
 from services.auth.passwords import Passwords
 from services.auth.store import AuthStore, NewUser, UserRow
-from services.auth.tenants import TenantDirectory
 from services.runtime import errors
 from services.runtime.context import Principal
+from services.runtime.quota import PlanQuota
 from services.runtime.tokens import CLAIM_OF_ROLE, ROLE_CLAIMS
 
 log = logging.getLogger(__name__)
@@ -43,10 +43,10 @@ def check_may_assign(caller: Principal, old_role: int | None, new_role: int) -> 
 class Users:
     """Creates users and changes their roles; reads go straight to the store."""
 
-    def __init__(self, store: AuthStore, passwords: Passwords, tenants: TenantDirectory) -> None:
+    def __init__(self, store: AuthStore, passwords: Passwords, seats: PlanQuota) -> None:
         self._store = store
         self._passwords = passwords
-        self._tenants = tenants
+        self._seats = seats
 
     async def create(
         self,
@@ -61,18 +61,15 @@ class Users:
         """Takes a seat, stores the user, and gives the seat back if the user cannot be stored."""
         check_may_assign(caller, None, role)
         password_hash = await self._passwords.hash(password) if password else None
-        await self._tenants.reserve_seat(tenant_id)
+        await self._seats.reserve(tenant_id)
         try:
             return await self._store.insert_user(
                 tenant_id,
                 NewUser(email=email, display_name=display_name, role=role_claim(role), password_hash=password_hash),
             )
         except Exception:
-            try:
-                await self._tenants.release_seat(tenant_id)
-            except errors.ServiceError:
-                # The original error matters more to the caller; the seat count is repaired by reconciliation.
-                log.warning("could not release seat", extra={"tenant": str(tenant_id)}, exc_info=True)
+            # The original error matters more to the caller; a seat not given back is logged for reconciliation.
+            await self._seats.release_or_log(tenant_id)
             raise
 
     async def set_role(self, tenant_id: uuid.UUID, user_id: uuid.UUID, caller: Principal, role: int) -> UserRow | None:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from avatarchat.avatar.v1 import avatar_pb2, avatar_pb2_grpc
-from avatarchat.tenant.v1 import tenant_pb2_grpc
+from avatarchat.tenant.v1 import tenant_pb2, tenant_pb2_grpc
 from services.avatar.jobs import AvatarJobs
 from services.avatar.platform_default import install_default_avatar
-from services.avatar.quota import StorageQuota
 from services.avatar.servicer import AvatarServicer
 from services.avatar.settings import AvatarSettings
 from services.avatar.store import SCHEMA, AvatarStore
@@ -17,6 +16,7 @@ from services.runtime.db import Database
 from services.runtime.object_store import open_object_store
 from services.runtime.outbox import OutboxRelay
 from services.runtime.pagination import PageTokens
+from services.runtime.quota import PlanQuota
 from services.runtime.remote_auth import remote_authenticator
 from services.runtime.server import HostedService, ServiceHost, build_host, run
 from services.runtime.tokens import ServiceTokens
@@ -37,9 +37,10 @@ async def build(settings: AvatarSettings, *, port: int | None = None) -> Service
     try:
         store = AvatarStore(db)
         default_avatar = await install_default_avatar(store, objects)
-        quota = StorageQuota(
+        quota = PlanQuota(
             tenant_pb2_grpc.TenantServiceStub(clients.channel("tenant")),
             tokens,
+            tenant_pb2.LIMIT_KIND_STORAGE_BYTES,
             settings.avatar_dependency_timeout_seconds,
         )
         bus = await Bus.connect(settings.amqp_url)

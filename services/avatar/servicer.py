@@ -16,7 +16,6 @@ from services.avatar.analysis import analyse
 from services.avatar.behaviours import BEHAVIOURS
 from services.avatar.jobs import OPTIMIZE_REQUESTED
 from services.avatar.mapping import auto_map
-from services.avatar.quota import StorageQuota
 from services.avatar.store import AvatarRow, AvatarStore
 from services.avatar.uploads import Uploads
 from services.runtime import errors
@@ -24,6 +23,7 @@ from services.runtime.context import require_tenant_access
 from services.runtime.names import parse_tenant
 from services.runtime.object_store import ObjectStore, model_key
 from services.runtime.pagination import PageTokens, page_size
+from services.runtime.quota import PlanQuota
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -42,7 +42,7 @@ class AvatarServicer(avatar_pb2_grpc.AvatarServiceServicer):
         *,
         objects: ObjectStore,
         uploads: Uploads,
-        quota: StorageQuota,
+        quota: PlanQuota,
         page_tokens: PageTokens,
         default_avatar: AvatarRow,
     ) -> None:
@@ -101,7 +101,7 @@ class AvatarServicer(avatar_pb2_grpc.AvatarServiceServicer):
         row, keys = deleted
         for key in keys:
             await self._store.release_if_unused(key, self._objects.delete)
-        await self._quota.release(tenant_id, row.original_size_bytes)
+        await self._quota.release_or_log(tenant_id, row.original_size_bytes)
         return avatar_pb2.DeleteAvatarResponse()
 
     async def ListAnimations(

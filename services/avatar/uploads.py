@@ -19,11 +19,11 @@ from avatarchat.avatar.v1 import avatar_pb2
 from services.avatar import validate
 from services.avatar.analysis import analyse
 from services.avatar.convert import avatar_name
-from services.avatar.quota import StorageQuota
 from services.avatar.store import AvatarRow, AvatarStore, NewAvatar
 from services.runtime import errors
 from services.runtime.context import require_tenant_access
 from services.runtime.object_store import ObjectStore, model_key
+from services.runtime.quota import PlanQuota
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ DRAIN_SECONDS = 10.0
 class Uploads:
     """Receives uploads and turns them into stored, validated avatars."""
 
-    def __init__(self, store: AvatarStore, objects: ObjectStore, quota: StorageQuota) -> None:
+    def __init__(self, store: AvatarStore, objects: ObjectStore, quota: PlanQuota) -> None:
         self._store = store
         self._objects = objects
         self._quota = quota
@@ -58,7 +58,7 @@ class Uploads:
         except BaseException:
             # Released in the background: the error must reach the client at once, because a client still
             # streaming when the status is late sees the call reset (INTERNAL) instead of the real error.
-            task = asyncio.create_task(self._quota.release(meta.tenant_id, meta.size_bytes))
+            task = asyncio.create_task(self._quota.release_or_log(meta.tenant_id, meta.size_bytes))
             self._releases.add(task)
             task.add_done_callback(self._releases.discard)
             raise

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from avatarchat.avatar.v1 import avatar_pb2_grpc
 from avatarchat.chatbot.v1 import chatbot_pb2, chatbot_pb2_grpc
-from avatarchat.tenant.v1 import tenant_pb2_grpc
+from avatarchat.tenant.v1 import tenant_pb2, tenant_pb2_grpc
 from services.chatbot.avatar_directory import AvatarDirectory
 from services.chatbot.embeds import Embeds
 from services.chatbot.lifecycle import ChatbotLifecycle
@@ -16,6 +16,7 @@ from services.chatbot.visitor_identity import SecretBox
 from services.runtime.clients import Clients
 from services.runtime.db import Database
 from services.runtime.pagination import PageTokens
+from services.runtime.quota import PlanQuota
 from services.runtime.remote_auth import remote_authenticator
 from services.runtime.server import HostedService, ServiceHost, build_host, run
 from services.runtime.tokens import ServiceTokens
@@ -33,12 +34,13 @@ async def build(settings: ChatbotSettings, *, port: int | None = None) -> Servic
     clients = Clients(settings)
     store = ChatbotStore(db)
     timeout = settings.chatbot_dependency_timeout_seconds
-    tenants = TenantDirectory(tenant_pb2_grpc.TenantServiceStub(clients.channel("tenant")), tokens, timeout)
+    tenant_stub = tenant_pb2_grpc.TenantServiceStub(clients.channel("tenant"))
+    tenants = TenantDirectory(tenant_stub, tokens, timeout)
     avatars = AvatarDirectory(avatar_pb2_grpc.AvatarServiceStub(clients.channel("avatar")), tokens, timeout)
     embeds = Embeds(store, avatars, tenants, box, public_base_url=settings.public_base_url)
     servicer = ChatbotServicer(
         store,
-        lifecycle=ChatbotLifecycle(store, tenants),
+        lifecycle=ChatbotLifecycle(store, PlanQuota(tenant_stub, tokens, tenant_pb2.LIMIT_KIND_CHATBOTS, timeout)),
         embeds=embeds,
         avatars=avatars,
         box=box,

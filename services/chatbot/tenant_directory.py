@@ -1,4 +1,4 @@
-"""What the chatbot service asks the tenant service: chatbot quota and a tenant's language and time zone."""
+"""What the chatbot service asks the tenant service: a tenant's language and time zone."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import grpc
 
 from avatarchat.tenant.v1 import tenant_pb2, tenant_pb2_grpc
-from services.runtime import status
 from services.runtime.names import tenant_name
 from services.runtime.tokens import ServiceTokens
 
@@ -31,26 +30,6 @@ class TenantDirectory:
         self._stub = stub
         self._tokens = tokens
         self._timeout = timeout
-
-    async def reserve_chatbot(self, tenant_id: uuid.UUID) -> None:
-        """Takes one chatbot of the plan's limit; LIMIT_EXCEEDED (or any upstream error) propagates."""
-        request = tenant_pb2.ReserveQuotaRequest(
-            name=tenant_name(tenant_id), kind=tenant_pb2.LIMIT_KIND_CHATBOTS, amount=1
-        )
-        try:
-            await self._stub.ReserveQuota(request, metadata=self._tokens.metadata(tenant_id))
-        except grpc.aio.AioRpcError as exc:
-            raise status.from_rpc_error(exc) from None
-
-    async def release_chatbot(self, tenant_id: uuid.UUID) -> None:
-        """Gives one chatbot back to the plan's limit."""
-        request = tenant_pb2.ReleaseQuotaRequest(
-            name=tenant_name(tenant_id), kind=tenant_pb2.LIMIT_KIND_CHATBOTS, amount=1
-        )
-        try:
-            await self._stub.ReleaseQuota(request, metadata=self._tokens.metadata(tenant_id))
-        except grpc.aio.AioRpcError as exc:
-            raise status.from_rpc_error(exc) from None
 
     async def defaults(self, tenant_id: uuid.UUID) -> TenantDefaults:
         """The tenant's default language and time zone; empty ones when the tenant service cannot answer."""

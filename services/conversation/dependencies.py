@@ -13,7 +13,7 @@ from avatarchat.ai.v1 import ai_pb2, ai_pb2_grpc
 from avatarchat.chatbot.v1 import chatbot_pb2, chatbot_pb2_grpc
 from avatarchat.tenant.v1 import tenant_pb2, tenant_pb2_grpc
 from services.runtime import status
-from services.runtime.names import tenant_name
+from services.runtime.quota import PlanQuota
 from services.runtime.tokens import ServiceTokens
 
 #: A running AiService.StreamResponse call.
@@ -42,7 +42,7 @@ class Dependencies:
         timeout: float,
         bot_ttl_seconds: float = 5.0,
     ) -> None:
-        self._tenants = tenants
+        self._messages = PlanQuota(tenants, tokens, tenant_pb2.LIMIT_KIND_MESSAGES_PER_MONTH, timeout)
         self._chatbots = chatbots
         self._ai = ai
         self._tokens = tokens
@@ -68,13 +68,7 @@ class Dependencies:
 
     async def reserve_message(self, tenant_id: uuid.UUID) -> None:
         """Takes one message of the plan's monthly limit; LIMIT_EXCEEDED propagates unchanged."""
-        request = tenant_pb2.ReserveQuotaRequest(
-            name=tenant_name(tenant_id), kind=tenant_pb2.LIMIT_KIND_MESSAGES_PER_MONTH, amount=1
-        )
-        try:
-            await self._tenants.ReserveQuota(request, metadata=self._tokens.metadata(tenant_id), timeout=self._timeout)
-        except grpc.aio.AioRpcError as exc:
-            raise status.from_rpc_error(exc) from None
+        await self._messages.reserve(tenant_id)
 
     def stream_answer(
         self,

@@ -8,8 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from avatarchat.knowledge.v1 import knowledge_pb2, knowledge_pb2_grpc
-from avatarchat.tenant.v1 import tenant_pb2_grpc
-from services.knowledge.document_quota import DocumentQuota
+from avatarchat.tenant.v1 import tenant_pb2, tenant_pb2_grpc
 from services.knowledge.embedders import chunk_window, embedder_from
 from services.knowledge.hybrid_search import Retriever
 from services.knowledge.search_store import SearchStore
@@ -23,6 +22,7 @@ from services.runtime.clients import Clients
 from services.runtime.db import Database
 from services.runtime.outbox import OutboxRelay
 from services.runtime.pagination import PageTokens
+from services.runtime.quota import PlanQuota
 from services.runtime.remote_auth import remote_authenticator
 from services.runtime.server import HostedService, ServiceHost, build_host, run
 from services.runtime.tokens import ServiceTokens
@@ -47,8 +47,11 @@ async def build(settings: KnowledgeSettings, *, port: int | None = None) -> Serv
     # after start-up does not pay the model's load time (seconds) against its caller's deadline.
     warm_up = asyncio.create_task(_warm_up(embedder), name="knowledge-embedder-warm-up")
     search_store = SearchStore(db, settings.knowledge_hnsw_ef_search)
-    quota = DocumentQuota(
-        tenant_pb2_grpc.TenantServiceStub(clients.channel("tenant")), tokens, settings.call_timeout_seconds
+    quota = PlanQuota(
+        tenant_pb2_grpc.TenantServiceStub(clients.channel("tenant")),
+        tokens,
+        tenant_pb2.LIMIT_KIND_KNOWLEDGE_DOCUMENTS,
+        settings.call_timeout_seconds,
     )
     servicer = KnowledgeServicer(
         KnowledgeStore(db),

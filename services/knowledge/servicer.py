@@ -10,7 +10,6 @@ import grpc
 
 from avatarchat.knowledge.v1 import knowledge_pb2, knowledge_pb2_grpc
 from services.knowledge import convert, validate
-from services.knowledge.document_quota import DocumentQuota
 from services.knowledge.embedding import Embedder
 from services.knowledge.hybrid_search import Mode, Retriever
 from services.knowledge.search_store import SearchStore
@@ -20,6 +19,7 @@ from services.runtime import errors
 from services.runtime.context import require_tenant_access
 from services.runtime.names import parse, parse_tenant
 from services.runtime.pagination import PageTokens, page_size
+from services.runtime.quota import PlanQuota
 from services.runtime.validation import Checks
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -42,7 +42,7 @@ class KnowledgeServicer(knowledge_pb2_grpc.KnowledgeServiceServicer):
         retriever: Retriever,
         embedder: Embedder,
         counter: TokenCounter,
-        quota: DocumentQuota,
+        quota: PlanQuota,
         page_tokens: PageTokens,
         event: IngestEvent,
         chunk_window: int,
@@ -115,7 +115,7 @@ class KnowledgeServicer(knowledge_pb2_grpc.KnowledgeServiceServicer):
                 "the knowledge base still has documents; set force to delete them too",
                 metadata={"resource": request.name},
             )
-        await self._quota.release(row.tenant_id, deleted)
+        await self._quota.release_or_log(row.tenant_id, deleted)
         return knowledge_pb2.DeleteKnowledgeBaseResponse()
 
     async def AddDocument(
@@ -128,10 +128,10 @@ class KnowledgeServicer(knowledge_pb2_grpc.KnowledgeServiceServicer):
         try:
             row = await self._store.add_document(kb.tenant_id, kb.id, new, self._event)
         except BaseException:
-            await self._quota.release(kb.tenant_id)
+            await self._quota.release_or_log(kb.tenant_id)
             raise
         if row is None:
-            await self._quota.release(kb.tenant_id)
+            await self._quota.release_or_log(kb.tenant_id)
             raise errors.AlreadyExists("a document with the same content", "document.upload.content")
         return knowledge_pb2.AddDocumentResponse(document=convert.document_message(row))
 
@@ -171,7 +171,7 @@ class KnowledgeServicer(knowledge_pb2_grpc.KnowledgeServiceServicer):
         require_tenant_access(tenant_id, request.name)
         if not await self._store.delete_document(tenant_id, kb_id, doc_id):
             raise errors.NotFound(request.name)
-        await self._quota.release(tenant_id)
+        await self._quota.release_or_log(tenant_id)
         return knowledge_pb2.DeleteDocumentResponse()
 
     async def Search(self, request: knowledge_pb2.SearchRequest, context: Context) -> knowledge_pb2.SearchResponse:

@@ -11,7 +11,6 @@ from google.protobuf import duration_pb2, field_mask_pb2
 from avatarchat.ai.v1 import ai_pb2
 from avatarchat.chatbot.v1 import chatbot_pb2, chatbot_pb2_grpc
 from services.chatbot.store import ChatbotRow, ChatbotStore, NewChatbot
-from services.chatbot.tenant_directory import TenantDirectory
 from services.runtime.db import Database
 from tests.errors_assert import expect_error
 from tests.services.chatbot.conftest import chatbots_used, create_bot, get_bot
@@ -147,14 +146,17 @@ class _BrokenStore(ChatbotStore):
 
 
 async def test_quota_is_released_when_the_insert_fails(stack: Stack, chatbot_db: Database) -> None:
-    from avatarchat.tenant.v1 import tenant_pb2_grpc
+    from avatarchat.tenant.v1 import tenant_pb2, tenant_pb2_grpc
     from services.chatbot.lifecycle import ChatbotLifecycle
+    from services.runtime.quota import PlanQuota
     from services.runtime.tokens import ServiceTokens
 
     account = await stack.new_tenant("quota-fail")
     tokens = ServiceTokens(stack.settings.resolved_internal_secret(), "chatbot")
-    tenants = TenantDirectory(tenant_pb2_grpc.TenantServiceStub(stack.channel("tenant")), tokens, 5.0)
-    lifecycle = ChatbotLifecycle(_BrokenStore(chatbot_db), tenants)
+    quota = PlanQuota(
+        tenant_pb2_grpc.TenantServiceStub(stack.channel("tenant")), tokens, tenant_pb2.LIMIT_KIND_CHATBOTS, 5.0
+    )
+    lifecycle = ChatbotLifecycle(_BrokenStore(chatbot_db), quota)
     with pytest.raises(RuntimeError, match="disk full"):
         await lifecycle.create(account.tenant_id, NewChatbot(display_name="x"))
     assert await chatbots_used(stack, account) == 0
