@@ -35,6 +35,12 @@ def _metadata(context: grpc.aio.ServicerContext[Any, Any]) -> dict[str, str]:
     return {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
 
 
+def _failure_code(exc: Exception) -> str:
+    if isinstance(exc, errors.ServiceError):
+        return exc.code.name
+    return "UNIMPLEMENTED" if isinstance(exc, NotImplementedError) else "INTERNAL"
+
+
 def _code_name(context: grpc.aio.ServicerContext[Any, Any]) -> str:
     code = context.code()
     return code.name if isinstance(code, grpc.StatusCode) else "ABORTED"
@@ -98,6 +104,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 log.error("rpc failed", extra={"method": method}, exc_info=exc)
                 await context.abort_with_status(status.internal_status(self._domain))
             await context.abort_with_status(status.to_status(exc, self._domain))
+        if isinstance(exc, NotImplementedError):
+            # The generated base servicer raises this for RPCs a service does not implement (yet).
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not implemented")
         log.error("unhandled error", extra={"method": method}, exc_info=exc)
         await context.abort_with_status(status.internal_status(self._domain))
         raise AssertionError("unreachable")  # abort_with_status always raises
@@ -120,7 +129,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 code = _code_name(context)
                 raise
             except Exception as exc:
-                code = exc.code.name if isinstance(exc, errors.ServiceError) else "INTERNAL"
+                code = _failure_code(exc)
                 await self._fail(method, exc, context)
             finally:
                 self._done(method, code, started)
@@ -143,7 +152,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 code = _code_name(context)
                 raise
             except Exception as exc:
-                code = exc.code.name if isinstance(exc, errors.ServiceError) else "INTERNAL"
+                code = _failure_code(exc)
                 await self._fail(method, exc, context)
             finally:
                 self._done(method, code, started)
