@@ -74,8 +74,14 @@ class TenantProviders:
             # Concurrent answers of one tenant share a single reload (and a single set of clients).
             task = asyncio.ensure_future(self._reload(tenant_id, stamp))
             self._loading[tenant_id] = task
-            task.add_done_callback(lambda _: self._loading.pop(tenant_id, None))
+            task.add_done_callback(lambda done: self._loaded(tenant_id, done))
         return await asyncio.shield(task)
+
+    def _loaded(self, tenant_id: uuid.UUID, task: asyncio.Task[Mapping[str, Provider]]) -> None:
+        self._loading.pop(tenant_id, None)
+        if not task.cancelled():
+            # Marks a failure as seen even when every answer that waited for this reload has gone away.
+            task.exception()
 
     def forget(self, tenant_id: uuid.UUID) -> None:
         """Drops this process's cached entry at once (after a set or delete served here)."""
