@@ -34,6 +34,7 @@ from services.ai.providers.base import (
 from services.ai.providers.errors import AllProvidersFailed
 from services.ai.sentiment import SentimentAnalyzer
 from services.ai.store import UsageRow, UsageStore
+from services.ai.tenant_providers import TenantProviders
 from services.runtime import errors
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class Answering:
         first_token_timeout: float,
         top_k: int,
         limits: PromptLimits | None = None,
+        tenant_providers: TenantProviders | None = None,
     ) -> None:
         self._bots = bots
         self._providers = dict(providers)
@@ -88,6 +90,7 @@ class Answering:
         self._first_token_timeout = first_token_timeout
         self._top_k = top_k
         self._limits = limits or PromptLimits()
+        self._tenant_providers = tenant_providers
 
     async def stream(self, req: AnswerRequest) -> AsyncGenerator[Event, None]:
         """Every event of the answer; failures before the first event raise ServiceError instead."""
@@ -143,7 +146,10 @@ class Answering:
                     yield event
                 return
         run = _Run(AnswerEvents(CitationTracker(generation.context.passages), text_only=req.text_only), started)
-        chain = provider_chain(personality.providers, self._providers, self._offline)
+        available: Mapping[str, Provider] = self._providers
+        if self._tenant_providers is not None:
+            available = await self._tenant_providers.for_tenant(req.tenant_id)
+        chain = provider_chain(personality.providers, available, self._offline)
         try:
             async with aclosing(
                 stream_with_failover(generation, chain, first_token_timeout=self._first_token_timeout)

@@ -10,6 +10,8 @@ from avatarchat.knowledge.v1 import knowledge_pb2_grpc
 from services.ai.answer_cache import AnswerCache
 from services.ai.answering import Answering
 from services.ai.bot_directory import BotDirectory
+from services.ai.credential_store import CredentialStore
+from services.ai.credentials import CredentialStamps, ProviderCredentials
 from services.ai.hashed_words import HashedWordsEmbedder
 from services.ai.intent import IntentClassifier
 from services.ai.pricing import DEFAULT_PRICE_TABLE
@@ -21,9 +23,11 @@ from services.ai.servicer import AiServicer
 from services.ai.settings import AiSettings
 from services.ai.similarity import TextEmbedder
 from services.ai.store import UsageStore
+from services.ai.tenant_providers import TenantProviders
 from services.runtime.clients import Clients
 from services.runtime.db import Database
 from services.runtime.remote_auth import remote_authenticator
+from services.runtime.sealing import Sealer
 from services.runtime.server import HostedService, ServiceHost, build_host, run
 from services.runtime.tokens import ServiceTokens
 
@@ -32,7 +36,7 @@ SETTINGS = AiSettings
 
 
 def provider_configs(settings: AiSettings) -> list[ProviderConfig]:
-    """The platform-wide providers of the settings (per-tenant keys are not supported yet)."""
+    """The platform-wide providers of the settings (tenants' own keys come from TenantProviders)."""
     return [
         ProviderConfig(
             id=p.id,
@@ -71,6 +75,18 @@ async def build(settings: AiSettings, *, port: int | None = None) -> ServiceHost
         timeout=settings.ai_dependency_timeout_seconds,
     )
     usage = UsageStore(db)
+    sealer = Sealer.from_settings(
+        settings.ai_credential_key,
+        settings.resolved_internal_secret(),
+        setting="AVATARCHAT_AI_CREDENTIAL_KEY",
+        info=b"avatarchat ai provider credentials v1",
+    )
+    credentials = ProviderCredentials(
+        CredentialStore(db), sealer, CredentialStamps(redis, settings.ai_credential_stamp_ttl_seconds)
+    )
+    tenant_providers = TenantProviders(
+        configs, providers, credentials, read_timeout=settings.ai_first_token_timeout_seconds
+    )
     cache = AnswerCache(redis, settings.ai_cache_ttl_seconds)
     sentiment = SentimentAnalyzer()
     intents = IntentClassifier(intent_embedder(settings))
@@ -85,6 +101,7 @@ async def build(settings: AiSettings, *, port: int | None = None) -> ServiceHost
         intents=intents,
         first_token_timeout=settings.ai_first_token_timeout_seconds,
         top_k=settings.ai_knowledge_top_k,
+        tenant_providers=tenant_providers,
     )
     servicer = AiServicer(
         answering,
@@ -95,6 +112,7 @@ async def build(settings: AiSettings, *, port: int | None = None) -> ServiceHost
         prices=DEFAULT_PRICE_TABLE,
         provider_configs=configs,
         knowledge_top_k=settings.ai_knowledge_top_k,
+        credentials=credentials,
     )
     service = HostedService(
         ai_pb2.DESCRIPTOR.services_by_name["AiService"],
@@ -103,6 +121,7 @@ async def build(settings: AiSettings, *, port: int | None = None) -> ServiceHost
     host = build_host(NAME, settings, [service], remote_authenticator(clients, tokens), port=port)
 
     async def close_providers() -> None:
+        await tenant_providers.aclose()
         for provider in providers.values():
             await provider.aclose()
 

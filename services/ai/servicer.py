@@ -14,13 +14,16 @@ from services.ai.animation import Behaviour, select_animation
 from services.ai.answering import Answering, AnswerRequest
 from services.ai.bot_directory import BotDirectory
 from services.ai.cost_report import cost_report
+from services.ai.credentials import ProviderCredentials, credential_name, credential_proto
 from services.ai.intent import Intent, IntentClassifier, examples_from_proto
 from services.ai.pricing import PriceTable
 from services.ai.providers.base import ProviderConfig
 from services.ai.providers.catalog import list_providers, provider_proto
 from services.ai.sentiment import SentimentAnalyzer
 from services.ai.store import UsageStore
+from services.ai.validate_credentials import api_key, base_url, credential
 from services.runtime import errors
+from services.runtime.context import Principal, current_principal
 from services.runtime.names import parse
 from services.runtime.validation import Checks
 
@@ -41,6 +44,7 @@ class AiServicer(ai_pb2_grpc.AiServiceServicer):
         prices: PriceTable,
         provider_configs: Sequence[ProviderConfig],
         knowledge_top_k: int,
+        credentials: ProviderCredentials,
     ) -> None:
         self._answering = answering
         self._bots = bots
@@ -50,6 +54,7 @@ class AiServicer(ai_pb2_grpc.AiServiceServicer):
         self._prices = prices
         self._configs = tuple(provider_configs)
         self._top_k = knowledge_top_k
+        self._credentials = credentials
 
     def _answer_request(
         self, request: ai_pb2.StreamResponseRequest | ai_pb2.GenerateResponseRequest, *, text_only: bool
@@ -213,3 +218,40 @@ class AiServicer(ai_pb2_grpc.AiServiceServicer):
         by_day = request.grouping == ai_pb2.COST_GROUPING_DAY
         buckets = await self._usage.costs(tenant_id, start, end, chatbot_id, by_day=by_day)
         return cost_report(request.parent, buckets, self._prices, by_day=by_day)
+
+    async def SetProviderCredential(
+        self, request: ai_pb2.SetProviderCredentialRequest, context: Context
+    ) -> ai_pb2.SetProviderCredentialResponse:
+        """Seals and stores the tenant's key for a provider; the response describes it without the key."""
+        tenant_id, provider = credential(request.name)
+        checks = Checks()
+        api_key(checks, request.api_key)
+        url = base_url(checks, request.base_url)
+        checks.done()
+        row = await self._credentials.set(tenant_id, provider, request.api_key, url, _actor(current_principal()))
+        return ai_pb2.SetProviderCredentialResponse(provider_credential=credential_proto(tenant_id, row))
+
+    async def ListProviderCredentials(
+        self, request: ai_pb2.ListProviderCredentialsRequest, context: Context
+    ) -> ai_pb2.ListProviderCredentialsResponse:
+        """The tenant's credentials without key material."""
+        tenant_id = validate.tenant(request.parent)
+        rows = await self._credentials.rows(tenant_id)
+        credentials = [credential_proto(tenant_id, r) for r in rows]
+        return ai_pb2.ListProviderCredentialsResponse(provider_credentials=credentials)
+
+    async def DeleteProviderCredential(
+        self, request: ai_pb2.DeleteProviderCredentialRequest, context: Context
+    ) -> ai_pb2.DeleteProviderCredentialResponse:
+        """Deletes the tenant's key for a provider; NOT_FOUND when it has none."""
+        tenant_id, provider = credential(request.name)
+        if not await self._credentials.delete(tenant_id, provider):
+            raise errors.NotFound(credential_name(tenant_id, provider))
+        return ai_pb2.DeleteProviderCredentialResponse()
+
+
+def _actor(principal: Principal) -> str:
+    """Who set a credential, as a resource name."""
+    if principal.kind == "user" and principal.tenant_id is not None:
+        return f"tenants/{principal.tenant_id}/users/{principal.subject}"
+    return f"{principal.kind}s/{principal.subject}"

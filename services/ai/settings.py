@@ -1,4 +1,4 @@
-"""Settings of the AI service: platform-wide provider credentials, offline pacing, cache and deadlines."""
+"""Settings of the AI service: platform-wide provider credentials, the key sealing tenants' keys, cache, deadlines."""
 
 from __future__ import annotations
 
@@ -44,6 +44,12 @@ class AiSettings(RuntimeSettings):
 
     ai_cache_ttl_seconds: int = 86_400
     """How long a cached answer lives (a knowledge change also retires it through the key)."""
+
+    ai_credential_key: str = ""
+    """base64url of 32 bytes sealing tenants' provider keys; empty derives one (HKDF) from the internal secret."""
+
+    ai_credential_stamp_ttl_seconds: int = 86_400
+    """Life of a tenant's credentials stamp in Redis; an expired stamp only costs one reload from the database."""
 
     ai_intent_embedder: Literal["hashed-words", "minilm"] = "hashed-words"
     """Embedder of the intent classifier; minilm is better but loads torch into the process."""

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import os
 import re
 import secrets
 import uuid
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from services.runtime import errors
+from services.runtime.sealing import Sealer
 
 SECRET_PREFIX = "vsk_"
 ANONYMOUS_PREFIX = "anon_"
 MAX_VISITOR_ID_LENGTH = 256
 _SIGNATURE = re.compile(r"^[0-9a-fA-F]{64}$")
-_VERSION = b"\x01"
-_NONCE_BYTES = 12
 
 
 def new_secret() -> str:
@@ -64,36 +56,31 @@ def _aad(tenant_id: uuid.UUID, chatbot_id: uuid.UUID) -> bytes:
 
 
 class SecretBox:
-    """Encrypts visitor secrets with AES-256-GCM; the plaintext is needed to verify HMACs, so no hashing."""
+    """Encrypts visitor secrets (sealed as services.runtime.sealing does); the plaintext verifies HMACs, so no hash."""
 
-    def __init__(self, key: bytes) -> None:
-        if len(key) != 32:
-            raise ValueError("visitor secret key must be 32 bytes")
-        self._aead = AESGCM(key)
+    def __init__(self, sealer: Sealer) -> None:
+        self._sealer = sealer
 
     @classmethod
     def from_settings(cls, configured_key: str, internal_secret: str) -> SecretBox:
         """The configured base64url key, or one derived (HKDF-SHA256) from the internal secret."""
-        if configured_key:
-            try:
-                key = base64.urlsafe_b64decode(configured_key + "=" * (-len(configured_key) % 4))
-            except ValueError:
-                raise ValueError("AVATARCHAT_CHATBOT_VISITOR_SECRET_KEY must be base64url") from None
-            return cls(key)
-        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"avatarchat chatbot visitor secrets v1")
-        return cls(hkdf.derive(internal_secret.encode()))
+        return cls(
+            Sealer.from_settings(
+                configured_key,
+                internal_secret,
+                setting="AVATARCHAT_CHATBOT_VISITOR_SECRET_KEY",
+                info=b"avatarchat chatbot visitor secrets v1",
+            )
+        )
 
     def seal(self, secret: str, tenant_id: uuid.UUID, chatbot_id: uuid.UUID) -> bytes:
         """Version byte, nonce and ciphertext of `secret`."""
-        nonce = os.urandom(_NONCE_BYTES)
-        return _VERSION + nonce + self._aead.encrypt(nonce, secret.encode(), _aad(tenant_id, chatbot_id))
+        return self._sealer.seal(secret.encode(), _aad(tenant_id, chatbot_id))
 
     def unseal(self, sealed: bytes, tenant_id: uuid.UUID, chatbot_id: uuid.UUID) -> str:
         """The secret in `sealed`; a ServiceError (INTERNAL) if it was tampered with or the key changed."""
-        if sealed[:1] != _VERSION:
-            raise errors.ServiceError("visitor secret has an unknown format")
-        nonce, body = sealed[1 : 1 + _NONCE_BYTES], sealed[1 + _NONCE_BYTES :]
+        plaintext = self._sealer.open(sealed, _aad(tenant_id, chatbot_id), "visitor secret")
         try:
-            return self._aead.decrypt(nonce, body, _aad(tenant_id, chatbot_id)).decode()
-        except (InvalidTag, UnicodeDecodeError):
+            return plaintext.decode()
+        except UnicodeDecodeError:
             raise errors.ServiceError("visitor secret cannot be decrypted") from None

@@ -25,17 +25,32 @@ _sym_db = _symbol_database.Default()
 from avatarchat.knowledge.v1 import knowledge_pb2 as avatarchat_dot_knowledge_dot_v1_dot_knowledge__pb2
 from avatarchat.policy.v1 import policy_pb2 as avatarchat_dot_policy_dot_v1_dot_policy__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x61vatarchat/ai/v1/ai.proto\x12\x10\x61vatarchat.ai.v1\x1a\'avatarchat/knowledge/v1/knowledge.proto\x1a!avatarchat/policy/v1/policy.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\">\n\x04Turn\x12(\n\x04role\x18\x01 \x01(\x0e\x32\x1a.avatarchat.ai.v1.TurnRole\x12\x0c\n\x04text\x18\x02 \x01(\t\"G\n\rIntentExample\x12\x0c\n\x04text\x18\x01 \x01(\t\x12(\n\x06intent\x18\x02 \x01(\x0e\x32\x18.avatarchat.ai.v1.Intent\"\x80\x01\n\tSentiment\x12\r\n\x05score\x18\x01 \x01(\x02\x12/\n\x05label\x18\x02 \x01(\x0e\x32 .avatarchat.ai.v1.SentimentLabel\x12\x10\n\x08positive\x18\x03 \x01(\x02\x12\x0f\n\x07neutral\x18\x04 \x01(\x02\x12\x10\n\x08negative\x18\x05 \x01(\x02\"K\n\x0bIntentScore\x12(\n\x06intent\x18\x01 \x01(\x0e\x32\x18.avatarchat.ai.v1.Intent\x12\x12\n\nconfidence\x18\x02 \x01(\x02\"(\n\tTextDelta\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x05\"y\n\x08\x43itation\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x10\n\x08\x64ocument\x18\x02 \x01(\t\x12\x10\n\x08\x63hunk_id\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12\x0b\n\x03url\x18\x05 \x01(\t\x12\x0f\n\x07snippet\x18\x06 \x01(\t\x12\r\n\x05score\x18\x07 \x01(\x02\"\xa1\x01\n\x0c\x41nimationCue\x12.\n\tbehaviour\x18\x01 \x01(\x0e\x32\x1b.avatarchat.ai.v1.Behaviour\x12\x0c\n\x04\x63lip\x18\x02 \x01(\t\x12\x11\n\tintensity\x18\x03 \x01(\x02\x12+\n\x08\x64uration\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x13\n\x0btext_offset\x18\x05 \x01(\x05\"y\n\tVisemeCue\x12\x0e\n\x06viseme\x18\x01 \x01(\t\x12/\n\x0cstart_offset\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12+\n\x08\x64uration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"F\n\nVisemeCues\x12\r\n\x05index\x18\x01 \x01(\x05\x12)\n\x04\x63ues\x18\x02 \x03(\x0b\x32\x1b.avatarchat.ai.v1.VisemeCue\"\xc9\x01\n\x05Usage\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x14\n\x0cinput_tokens\x18\x03 \x01(\x03\x12\x15\n\routput_tokens\x18\x04 \x01(\x03\x12\x13\n\x0b\x63ost_micros\x18\x05 \x01(\x03\x12\x15\n\rcurrency_code\x18\x06 \x01(\t\x12\x0e\n\x06\x63\x61\x63hed\x18\x07 \x01(\x08\x12\x36\n\x13\x66irst_token_latency\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\"C\n\nStreamDone\x12\x35\n\rfinish_reason\x18\x01 \x01(\x0e\x32\x1e.avatarchat.ai.v1.FinishReason\"R\n\x0bStreamError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x14\n\x0cpartial_text\x18\x04 \x01(\t\"\xd1\x01\n\rProviderModel\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x1d\n\x15\x63ontext_window_tokens\x18\x03 \x01(\x03\x12\'\n\x1finput_micros_per_million_tokens\x18\x04 \x01(\x03\x12(\n output_micros_per_million_tokens\x18\x05 \x01(\x03\x12\x15\n\rcurrency_code\x18\x06 \x01(\t\x12\x15\n\rdefault_model\x18\x07 \x01(\x08\"\xb8\x01\n\x08Provider\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12,\n\x04kind\x18\x03 \x01(\x0e\x32\x1e.avatarchat.ai.v1.ProviderKind\x12/\n\x06models\x18\x04 \x03(\x0b\x32\x1f.avatarchat.ai.v1.ProviderModel\x12\x12\n\nconfigured\x18\x05 \x01(\x08\x12\x17\n\x0foffline_default\x18\x06 \x01(\x08\"|\n\nCostTotals\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x03\x12\x15\n\routput_tokens\x18\x02 \x01(\x03\x12\x13\n\x0b\x63ost_micros\x18\x03 \x01(\x03\x12\x15\n\rcurrency_code\x18\x04 \x01(\t\x12\x15\n\rmessage_count\x18\x05 \x01(\x03\"j\n\nDailyCosts\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x06totals\x18\x02 \x01(\x0b\x32\x1c.avatarchat.ai.v1.CostTotals\"y\n\x0c\x43hatbotCosts\x12\x0f\n\x07\x63hatbot\x18\x01 \x01(\t\x12,\n\x06totals\x18\x02 \x01(\x0b\x32\x1c.avatarchat.ai.v1.CostTotals\x12*\n\x04\x64\x61ys\x18\x03 \x03(\x0b\x32\x1c.avatarchat.ai.v1.DailyCosts\"\x8e\x01\n\x17GenerateResponseRequest\x12\x0f\n\x07\x63hatbot\x18\x01 \x01(\t\x12\x14\n\x0c\x63onversation\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\'\n\x07history\x18\x04 \x03(\x0b\x32\x16.avatarchat.ai.v1.Turn\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"\xa0\x02\n\x18GenerateResponseResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12-\n\tcitations\x18\x02 \x03(\x0b\x32\x1a.avatarchat.ai.v1.Citation\x12\x36\n\x0e\x61nimation_cues\x18\x03 \x03(\x0b\x32\x1e.avatarchat.ai.v1.AnimationCue\x12\x30\n\x0bviseme_cues\x18\x04 \x03(\x0b\x32\x1b.avatarchat.ai.v1.VisemeCue\x12&\n\x05usage\x18\x05 \x01(\x0b\x32\x17.avatarchat.ai.v1.Usage\x12\x35\n\rfinish_reason\x18\x06 \x01(\x0e\x32\x1e.avatarchat.ai.v1.FinishReason\"\x9f\x01\n\x15StreamResponseRequest\x12\x0f\n\x07\x63hatbot\x18\x01 \x01(\t\x12\x14\n\x0c\x63onversation\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\'\n\x07history\x18\x04 \x03(\x0b\x32\x16.avatarchat.ai.v1.Turn\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x11\n\ttext_only\x18\x06 \x01(\x08\"\xfa\x02\n\x16StreamResponseResponse\x12\x31\n\ntext_delta\x18\x01 \x01(\x0b\x32\x1b.avatarchat.ai.v1.TextDeltaH\x00\x12.\n\x08\x63itation\x18\x02 \x01(\x0b\x32\x1a.avatarchat.ai.v1.CitationH\x00\x12\x37\n\ranimation_cue\x18\x03 \x01(\x0b\x32\x1e.avatarchat.ai.v1.AnimationCueH\x00\x12\x33\n\x0bviseme_cues\x18\x04 \x01(\x0b\x32\x1c.avatarchat.ai.v1.VisemeCuesH\x00\x12(\n\x05usage\x18\x05 \x01(\x0b\x32\x17.avatarchat.ai.v1.UsageH\x00\x12,\n\x04\x64one\x18\x06 \x01(\x0b\x32\x1c.avatarchat.ai.v1.StreamDoneH\x00\x12.\n\x05\x65rror\x18\x07 \x01(\x0b\x32\x1d.avatarchat.ai.v1.StreamErrorH\x00\x42\x07\n\x05\x65vent\"8\n\x17\x41nalyzeSentimentRequest\x12\x0f\n\x07\x63hatbot\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\"J\n\x18\x41nalyzeSentimentResponse\x12.\n\tsentiment\x18\x01 \x01(\x0b\x32\x1b.avatarchat.ai.v1.Sentiment\"o\n\x15\x43lassifyIntentRequest\x12\x0f\n\x07\x63hatbot\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x37\n\x0e\x65xtra_examples\x18\x03 \x03(\x0b\x32\x1f.avatarchat.ai.v1.IntentExample\"\x85\x01\n\x16\x43lassifyIntentResponse\x12(\n\x06intent\x18\x01 \x01(\x0e\x32\x18.avatarchat.ai.v1.Intent\x12\x12\n\nconfidence\x18\x02 \x01(\x02\x12-\n\x06scores\x18\x03 \x03(\x0b\x32\x1d.avatarchat.ai.v1.IntentScore\"\xf1\x01\n\x16SelectAnimationRequest\x12\x0f\n\x07\x63hatbot\x18\x01 \x01(\t\x12.\n\tsentiment\x18\x02 \x01(\x0b\x32\x1b.avatarchat.ai.v1.Sentiment\x12(\n\x06intent\x18\x03 \x01(\x0e\x32\x18.avatarchat.ai.v1.Intent\x12\x37\n\x12previous_behaviour\x18\x04 \x01(\x0e\x32\x1b.avatarchat.ai.v1.Behaviour\x12\x33\n\x10previous_elapsed\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\"{\n\x17SelectAnimationResponse\x12.\n\tbehaviour\x18\x01 \x01(\x0e\x32\x1b.avatarchat.ai.v1.Behaviour\x12\x0c\n\x04\x63lip\x18\x02 \x01(\t\x12\x11\n\tintensity\x18\x03 \x01(\x02\x12\x0f\n\x07\x63hanged\x18\x04 \x01(\x08\"\x16\n\x14ListProvidersRequest\"F\n\x15ListProvidersResponse\x12-\n\tproviders\x18\x01 \x03(\x0b\x32\x1a.avatarchat.ai.v1.Provider\"\x8d\x01\n\x16SearchKnowledgeRequest\x12\x0f\n\x07\x63hatbot\x18\x01 \x01(\t\x12\r\n\x05query\x18\x02 \x01(\t\x12\r\n\x05top_k\x18\x03 \x01(\x05\x12\x31\n\x04mode\x18\x04 \x01(\x0e\x32#.avatarchat.knowledge.v1.SearchMode\x12\x11\n\tmin_score\x18\x05 \x01(\x02\"Q\n\x17SearchKnowledgeResponse\x12\x36\n\x07results\x18\x01 \x03(\x0b\x32%.avatarchat.knowledge.v1.SearchResult\"\xc2\x01\n\x0fGetCostsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x63hatbot\x18\x04 \x01(\t\x12\x30\n\x08grouping\x18\x05 \x01(\x0e\x32\x1e.avatarchat.ai.v1.CostGrouping\"\x8f\x01\n\x10GetCostsResponse\x12\x30\n\x08\x63hatbots\x18\x01 \x03(\x0b\x32\x1e.avatarchat.ai.v1.ChatbotCosts\x12,\n\x06totals\x18\x02 \x01(\x0b\x32\x1c.avatarchat.ai.v1.CostTotals\x12\x1b\n\x13price_table_version\x18\x03 \x01(\t*\xd6\x03\n\tBehaviour\x12\x19\n\x15\x42\x45HAVIOUR_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x42\x45HAVIOUR_IDLE\x10\x01\x12\x12\n\x0e\x42\x45HAVIOUR_TALK\x10\x02\x12\x14\n\x10\x42\x45HAVIOUR_LISTEN\x10\x03\x12\x13\n\x0f\x42\x45HAVIOUR_THINK\x10\x04\x12\x13\n\x0f\x42\x45HAVIOUR_GREET\x10\x05\x12\x11\n\rBEHAVIOUR_NOD\x10\x06\x12\x13\n\x0f\x42\x45HAVIOUR_SHAKE\x10\x07\x12\x13\n\x0f\x42\x45HAVIOUR_HAPPY\x10\x08\x12\x11\n\rBEHAVIOUR_SAD\x10\t\x12\x17\n\x13\x42\x45HAVIOUR_SURPRISED\x10\n\x12\x13\n\x0f\x42\x45HAVIOUR_ANGRY\x10\x0b\x12\x16\n\x12\x42\x45HAVIOUR_CONFUSED\x10\x0c\x12\x17\n\x13\x42\x45HAVIOUR_THUMBS_UP\x10\r\x12\x13\n\x0f\x42\x45HAVIOUR_SHRUG\x10\x0e\x12\x13\n\x0f\x42\x45HAVIOUR_POINT\x10\x0f\x12\x11\n\rBEHAVIOUR_BOW\x10\x10\x12\x13\n\x0f\x42\x45HAVIOUR_LAUGH\x10\x11\x12\x17\n\x13\x42\x45HAVIOUR_CELEBRATE\x10\x12\x12\x15\n\x11\x42\x45HAVIOUR_GOODBYE\x10\x13\x12\x15\n\x11\x42\x45HAVIOUR_EXCITED\x10\x14*U\n\x08TurnRole\x12\x19\n\x15TURN_ROLE_UNSPECIFIED\x10\x00\x12\x15\n\x11TURN_ROLE_VISITOR\x10\x01\x12\x17\n\x13TURN_ROLE_ASSISTANT\x10\x02*\x8a\x01\n\x0eSentimentLabel\x12\x1f\n\x1bSENTIMENT_LABEL_UNSPECIFIED\x10\x00\x12\x1c\n\x18SENTIMENT_LABEL_POSITIVE\x10\x01\x12\x1b\n\x17SENTIMENT_LABEL_NEUTRAL\x10\x02\x12\x1c\n\x18SENTIMENT_LABEL_NEGATIVE\x10\x03*\xce\x01\n\x06Intent\x12\x16\n\x12INTENT_UNSPECIFIED\x10\x00\x12\x13\n\x0fINTENT_GREETING\x10\x01\x12\x12\n\x0eINTENT_GOODBYE\x10\x02\x12\x13\n\x0fINTENT_QUESTION\x10\x03\x12\x14\n\x10INTENT_COMPLAINT\x10\x04\x12\x13\n\x0fINTENT_PURCHASE\x10\x05\x12\x1a\n\x16INTENT_HANDOFF_REQUEST\x10\x06\x12\x15\n\x11INTENT_SMALL_TALK\x10\x07\x12\x10\n\x0cINTENT_OTHER\x10\x08*\xbc\x01\n\x0c\x46inishReason\x12\x1d\n\x19\x46INISH_REASON_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46INISH_REASON_STOP\x10\x01\x12\x1c\n\x18\x46INISH_REASON_MAX_TOKENS\x10\x02\x12\x1a\n\x16\x46INISH_REASON_FALLBACK\x10\x03\x12\x19\n\x15\x46INISH_REASON_HANDOFF\x10\x04\x12 \n\x1c\x46INISH_REASON_CONTENT_FILTER\x10\x05*\x80\x01\n\x0cProviderKind\x12\x1d\n\x19PROVIDER_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15PROVIDER_KIND_OFFLINE\x10\x01\x12\x17\n\x13PROVIDER_KIND_CLOUD\x10\x02\x12\x1d\n\x19PROVIDER_KIND_SELF_HOSTED\x10\x03*]\n\x0c\x43ostGrouping\x12\x1d\n\x19\x43OST_GROUPING_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43OST_GROUPING_TOTAL\x10\x01\x12\x15\n\x11\x43OST_GROUPING_DAY\x10\x02\x32\xdd\n\n\tAiService\x12\xaf\x01\n\x10GenerateResponse\x12).avatarchat.ai.v1.GenerateResponseRequest\x1a*.avatarchat.ai.v1.GenerateResponseResponse\"D\xca\xa5\x19\x02\x10\x01\x82\xd3\xe4\x93\x02\x38\"3/v1/{chatbot=tenants/*/chatbots/*}:generateResponse:\x01*\x12\xa9\x01\n\x0eStreamResponse\x12\'.avatarchat.ai.v1.StreamResponseRequest\x1a(.avatarchat.ai.v1.StreamResponseResponse\"B\xca\xa5\x19\x02\x10\x01\x82\xd3\xe4\x93\x02\x36\"1/v1/{chatbot=tenants/*/chatbots/*}:streamResponse:\x01*0\x01\x12\xb7\x01\n\x10\x41nalyzeSentiment\x12).avatarchat.ai.v1.AnalyzeSentimentRequest\x1a*.avatarchat.ai.v1.AnalyzeSentimentResponse\"L\xca\xa5\x19\n\x10\x01\x1a\x06\x61i.use\x82\xd3\xe4\x93\x02\x38\"3/v1/{chatbot=tenants/*/chatbots/*}:analyzeSentiment:\x01*\x12\xaf\x01\n\x0e\x43lassifyIntent\x12\'.avatarchat.ai.v1.ClassifyIntentRequest\x1a(.avatarchat.ai.v1.ClassifyIntentResponse\"J\xca\xa5\x19\n\x10\x01\x1a\x06\x61i.use\x82\xd3\xe4\x93\x02\x36\"1/v1/{chatbot=tenants/*/chatbots/*}:classifyIntent:\x01*\x12\xb3\x01\n\x0fSelectAnimation\x12(.avatarchat.ai.v1.SelectAnimationRequest\x1a).avatarchat.ai.v1.SelectAnimationResponse\"K\xca\xa5\x19\n\x10\x01\x1a\x06\x61i.use\x82\xd3\xe4\x93\x02\x37\"2/v1/{chatbot=tenants/*/chatbots/*}:selectAnimation:\x01*\x12\x88\x01\n\rListProviders\x12&.avatarchat.ai.v1.ListProvidersRequest\x1a\'.avatarchat.ai.v1.ListProvidersResponse\"&\xca\xa5\x19\x0b\x10\x01\x1a\x07\x61i.read\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/aiProviders\x12\xbb\x01\n\x0fSearchKnowledge\x12(.avatarchat.ai.v1.SearchKnowledgeRequest\x1a).avatarchat.ai.v1.SearchKnowledgeResponse\"S\xca\xa5\x19\x12\x10\x01\x1a\x0eknowledge.read\x82\xd3\xe4\x93\x02\x37\"2/v1/{chatbot=tenants/*/chatbots/*}:searchKnowledge:\x01*\x12\x86\x01\n\x08GetCosts\x12!.avatarchat.ai.v1.GetCostsRequest\x1a\".avatarchat.ai.v1.GetCostsResponse\"3\xca\xa5\x19\x0b\x10\x01\x1a\x07\x61i.read\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/{parent=tenants/*}/costsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x61vatarchat/ai/v1/ai.proto\x12\x10\x61vatarchat.ai.v1\x1a\'avatarchat/knowledge/v1/knowledge.proto\x1a!avatarchat/policy/v1/policy.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\">\n\x04Turn\x12(\n\x04role\x18\x01 \x01(\x0e\x32\x1a.avatarchat.ai.v1.TurnRole\x12\x0c\n\x04text\x18\x02 \x01(\t\"G\n\rIntentExample\x12\x0c\n\x04text\x18\x01 \x01(\t\x12(\n\x06intent\x18\x02 \x01(\x0e\x32\x18.avatarchat.ai.v1.Intent\"\x80\x01\n\tSentiment\x12\r\n\x05score\x18\x01 \x01(\x02\x12/\n\x05label\x18\x02 \x01(\x0e\x32 .avatarchat.ai.v1.SentimentLabel\x12\x10\n\x08positive\x18\x03 \x01(\x02\x12\x0f\n\x07neutral\x18\x04 \x01(\x02\x12\x10\n\x08negative\x18\x05 \x01(\x02\"K\n\x0bIntentScore\x12(\n\x06intent\x18\x01 \x01(\x0e\x32\x18.avatarchat.ai.v1.Intent\x12\x12\n\nconfidence\x18\x02 \x01(\x02\"(\n\tTextDelta\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x05\"y\n\x08\x43itation\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x10\n\x08\x64ocument\x18\x02 \x01(\t\x12\x10\n\x08\x63hunk_id\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12\x0b\n\x03url\x18\x05 \x01(\t\x12\x0f\n\x07snippet\x18\x06 \x01(\t\x12\r\n\x05score\x18\x07 \x01(\x02\"\xa1\x01\n\x0c\x41nimationCue\x12.\n\tbehaviour\x18\x01 \x01(\x0e\x32\x1b.avatarchat.ai.v1.Behaviour\x12\x0c\n\x04\x63lip\x18\x02 \x01(\t\x12\x11\n\tintensity\x18\x03 \x01(\x02\x12+\n\x08\x64uration\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x13\n\x0btext_offset\x18\x05 \x01(\x05\"y\n\tVisemeCue\x12\x0e\n\x06viseme\x18\x01 \x01(\t\x12/\n\x0cstart_offset\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12+\n\x08\x64uration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"F\n\nVisemeCues\x12\r\n\x05index\x18\x01 \x01(\x05\x12)\n\x04\x63ues\x18\x02 \x03(\x0b\x32\x1b.avatarchat.ai.v1.VisemeCue\"\xc9\x01\n\x05Usage\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x14\n\x0cinput_tokens\x18\x03 \x01(\x03\x12\x15\n\routput_tokens\x18\x04 \x01(\x03\x12\x13\n\x0b\x63ost_micros\x18\x05 \x01(\x03\x12\x15\n\rcurrency_code\x18\x06 \x01(\t\x12\x0e\n\x06\x63\x61\x63hed\x18\x07 \x01(\x08\x12\x36\n\x13\x66irst_token_latency\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\"C\n\nStreamDone\x12\x35\n\rfinish_reason\x18\x01 \x01(\x0e\x32\x1e.avatarchat.ai.v1.FinishReason\"R\n\x0bStreamError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x14\n\x0cpartial_text\x18\x04 \x01(\t\"\xd1\x01\n\rProviderModel\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x1d\n\x15\x63ontext_window_tokens\x18\x03 \x01(\x03\x12\'\n\x1finput_micros_per_million_tokens\x18\x04 \x01(\x03\x12(\n output_micros_per_million_tokens\x18\x05 \x01(\x03\x12\x15\n\rcurrency_code\x18\x06 \x01(\t\x12\x15\n\rdefault_model\x18\x07 \x01(\x08\"\xb8\x01\n\x08Provider\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12,\n\x04kind\x18\x03 \x01(\x0e\x32\x1e.avatarchat.ai.v1.ProviderKind\x12/\n\x06models\x18\x04 \x03(\x0b\x32\x1f.avatarchat.ai.v1.ProviderModel\x12\x12\n\nconfigured\x18\x05 \x01(\x08\x12\x17\n\x0foffline_default\x18\x06 \x01(\x08\"\xe1\x01\n\x12ProviderCredential\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08provider\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08\x62\x61se_url\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x19\n\x0bupdate_user\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03\"|\n\nCostTotals\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x03\x12\x15\n\routput_tokens\x18\x02 \x01(\x03\x12\x13\n\x0b\x63ost_micros\x18\x03 \x01(\x03\x12\x15\n\rcurrency_code\x18\x04 \x01(\t\x12\x15\n\rmessage_count\x18\x05 \x01(\x03\"j\n\nDailyCosts\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x06totals\x18\x02 \x01(\x0b\x32\x1c.avatarchat.ai.v1.CostTotals\"y\n\x0c\x43hatbotCosts\x12\x0f\n\x07\x63hatbot\x18\x01 \x01(\t\x12,\n\x06totals\x18\x02 \x01(\x0b\x32\x1c.avatarchat.ai.v1.CostTotals\x12*\n\x04\x64\x61ys\x18\x03 \x03(\x0b\x32\x1c.avatarchat.ai.v1.DailyCosts\"\x8e\x01\n\x17GenerateResponseRequest\x12\x0f\n\x07\x63hatbot\x18\x01 \x01(\t\x12\x14\n\x0c\x63onversation\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\'\n\x07history\x18\x04 \x03(\x0b\x32\x16.avatarchat.ai.v1.Turn\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"\xa0\x02\n\x18GenerateResponseResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12-\n\tcitations\x18\x02 \x03(\x0b\x32\x1a.avatarchat.ai.v1.Citation\x12\x36\n\x0e\x61nimation_cues\x18\x03 \x03(\x0b\x32\x1e.avatarchat.ai.v1.AnimationCue\x12\x30\n\x0bviseme_cues\x18\x04 \x03(\x0b\x32\x1b.avatarchat.ai.v1.VisemeCue\x12&\n\x05usage\x18\x05 \x01(\x0b\x32\x17.avatarchat.ai.v1.Usage\x12\x35\n\rfinish_reason\x18\x06 \x01(\x0e\x32\x1e.avatarchat.ai.v1.FinishReason\"\x9f\x01\n\x15StreamResponseRequest\x12\x0f\n\x07\x63hatbot\x18\x01 \x01(\t\x12\x14\n\x0c\x63onversation\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\'\n\x07history\x18\x04 \x03(\x0b\x32\x16.avatarchat.ai.v1.Turn\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x11\n\ttext_only\x18\x06 \x01(\x08\"\xfa\x02\n\x16StreamResponseResponse\x12\x31\n\ntext_delta\x18\x01 \x01(\x0b\x32\x1b.avatarchat.ai.v1.TextDeltaH\x00\x12.\n\x08\x63itation\x18\x02 \x01(\x0b\x32\x1a.avatarchat.ai.v1.CitationH\x00\x12\x37\n\ranimation_cue\x18\x03 \x01(\x0b\x32\x1e.avatarchat.ai.v1.AnimationCueH\x00\x12\x33\n\x0bviseme_cues\x18\x04 \x01(\x0b\x32\x1c.avatarchat.ai.v1.VisemeCuesH\x00\x12(\n\x05usage\x18\x05 \x01(\x0b\x32\x17.avatarchat.ai.v1.UsageH\x00\x12,\n\x04\x64one\x18\x06 \x01(\x0b\x32\x1c.avatarchat.ai.v1.StreamDoneH\x00\x12.\n\x05\x65rror\x18\x07 \x01(\x0b\x32\x1d.avatarchat.ai.v1.StreamErrorH\x00\x42\x07\n\x05\x65vent\"8\n\x17\x41nalyzeSentimentRequest\x12\x0f\n\x07\x63hatbot\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\"J\n\x18\x41nalyzeSentimentResponse\x12.\n\tsentiment\x18\x01 \x01(\x0b\x32\x1b.avatarchat.ai.v1.Sentiment\"o\n\x15\x43lassifyIntentRequest\x12\x0f\n\x07\x63hatbot\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x37\n\x0e\x65xtra_examples\x18\x03 \x03(\x0b\x32\x1f.avatarchat.ai.v1.IntentExample\"\x85\x01\n\x16\x43lassifyIntentResponse\x12(\n\x06intent\x18\x01 \x01(\x0e\x32\x18.avatarchat.ai.v1.Intent\x12\x12\n\nconfidence\x18\x02 \x01(\x02\x12-\n\x06scores\x18\x03 \x03(\x0b\x32\x1d.avatarchat.ai.v1.IntentScore\"\xf1\x01\n\x16SelectAnimationRequest\x12\x0f\n\x07\x63hatbot\x18\x01 \x01(\t\x12.\n\tsentiment\x18\x02 \x01(\x0b\x32\x1b.avatarchat.ai.v1.Sentiment\x12(\n\x06intent\x18\x03 \x01(\x0e\x32\x18.avatarchat.ai.v1.Intent\x12\x37\n\x12previous_behaviour\x18\x04 \x01(\x0e\x32\x1b.avatarchat.ai.v1.Behaviour\x12\x33\n\x10previous_elapsed\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\"{\n\x17SelectAnimationResponse\x12.\n\tbehaviour\x18\x01 \x01(\x0e\x32\x1b.avatarchat.ai.v1.Behaviour\x12\x0c\n\x04\x63lip\x18\x02 \x01(\t\x12\x11\n\tintensity\x18\x03 \x01(\x02\x12\x0f\n\x07\x63hanged\x18\x04 \x01(\x08\"\x16\n\x14ListProvidersRequest\"F\n\x15ListProvidersResponse\x12-\n\tproviders\x18\x01 \x03(\x0b\x32\x1a.avatarchat.ai.v1.Provider\"\x8d\x01\n\x16SearchKnowledgeRequest\x12\x0f\n\x07\x63hatbot\x18\x01 \x01(\t\x12\r\n\x05query\x18\x02 \x01(\t\x12\r\n\x05top_k\x18\x03 \x01(\x05\x12\x31\n\x04mode\x18\x04 \x01(\x0e\x32#.avatarchat.knowledge.v1.SearchMode\x12\x11\n\tmin_score\x18\x05 \x01(\x02\"Q\n\x17SearchKnowledgeResponse\x12\x36\n\x07results\x18\x01 \x03(\x0b\x32%.avatarchat.knowledge.v1.SearchResult\"\xc2\x01\n\x0fGetCostsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x63hatbot\x18\x04 \x01(\t\x12\x30\n\x08grouping\x18\x05 \x01(\x0e\x32\x1e.avatarchat.ai.v1.CostGrouping\"\x8f\x01\n\x10GetCostsResponse\x12\x30\n\x08\x63hatbots\x18\x01 \x03(\x0b\x32\x1e.avatarchat.ai.v1.ChatbotCosts\x12,\n\x06totals\x18\x02 \x01(\x0b\x32\x1c.avatarchat.ai.v1.CostTotals\x12\x1b\n\x13price_table_version\x18\x03 \x01(\t\"U\n\x1cSetProviderCredentialRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\x07\x61pi_key\x18\x02 \x01(\tB\x04\xe2\x41\x01\x04\x12\x10\n\x08\x62\x61se_url\x18\x03 \x01(\t\"b\n\x1dSetProviderCredentialResponse\x12\x41\n\x13provider_credential\x18\x01 \x01(\x0b\x32$.avatarchat.ai.v1.ProviderCredential\"0\n\x1eListProviderCredentialsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\"e\n\x1fListProviderCredentialsResponse\x12\x42\n\x14provider_credentials\x18\x01 \x03(\x0b\x32$.avatarchat.ai.v1.ProviderCredential\"/\n\x1f\x44\x65leteProviderCredentialRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\"\n DeleteProviderCredentialResponse*\xd6\x03\n\tBehaviour\x12\x19\n\x15\x42\x45HAVIOUR_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x42\x45HAVIOUR_IDLE\x10\x01\x12\x12\n\x0e\x42\x45HAVIOUR_TALK\x10\x02\x12\x14\n\x10\x42\x45HAVIOUR_LISTEN\x10\x03\x12\x13\n\x0f\x42\x45HAVIOUR_THINK\x10\x04\x12\x13\n\x0f\x42\x45HAVIOUR_GREET\x10\x05\x12\x11\n\rBEHAVIOUR_NOD\x10\x06\x12\x13\n\x0f\x42\x45HAVIOUR_SHAKE\x10\x07\x12\x13\n\x0f\x42\x45HAVIOUR_HAPPY\x10\x08\x12\x11\n\rBEHAVIOUR_SAD\x10\t\x12\x17\n\x13\x42\x45HAVIOUR_SURPRISED\x10\n\x12\x13\n\x0f\x42\x45HAVIOUR_ANGRY\x10\x0b\x12\x16\n\x12\x42\x45HAVIOUR_CONFUSED\x10\x0c\x12\x17\n\x13\x42\x45HAVIOUR_THUMBS_UP\x10\r\x12\x13\n\x0f\x42\x45HAVIOUR_SHRUG\x10\x0e\x12\x13\n\x0f\x42\x45HAVIOUR_POINT\x10\x0f\x12\x11\n\rBEHAVIOUR_BOW\x10\x10\x12\x13\n\x0f\x42\x45HAVIOUR_LAUGH\x10\x11\x12\x17\n\x13\x42\x45HAVIOUR_CELEBRATE\x10\x12\x12\x15\n\x11\x42\x45HAVIOUR_GOODBYE\x10\x13\x12\x15\n\x11\x42\x45HAVIOUR_EXCITED\x10\x14*U\n\x08TurnRole\x12\x19\n\x15TURN_ROLE_UNSPECIFIED\x10\x00\x12\x15\n\x11TURN_ROLE_VISITOR\x10\x01\x12\x17\n\x13TURN_ROLE_ASSISTANT\x10\x02*\x8a\x01\n\x0eSentimentLabel\x12\x1f\n\x1bSENTIMENT_LABEL_UNSPECIFIED\x10\x00\x12\x1c\n\x18SENTIMENT_LABEL_POSITIVE\x10\x01\x12\x1b\n\x17SENTIMENT_LABEL_NEUTRAL\x10\x02\x12\x1c\n\x18SENTIMENT_LABEL_NEGATIVE\x10\x03*\xce\x01\n\x06Intent\x12\x16\n\x12INTENT_UNSPECIFIED\x10\x00\x12\x13\n\x0fINTENT_GREETING\x10\x01\x12\x12\n\x0eINTENT_GOODBYE\x10\x02\x12\x13\n\x0fINTENT_QUESTION\x10\x03\x12\x14\n\x10INTENT_COMPLAINT\x10\x04\x12\x13\n\x0fINTENT_PURCHASE\x10\x05\x12\x1a\n\x16INTENT_HANDOFF_REQUEST\x10\x06\x12\x15\n\x11INTENT_SMALL_TALK\x10\x07\x12\x10\n\x0cINTENT_OTHER\x10\x08*\xbc\x01\n\x0c\x46inishReason\x12\x1d\n\x19\x46INISH_REASON_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46INISH_REASON_STOP\x10\x01\x12\x1c\n\x18\x46INISH_REASON_MAX_TOKENS\x10\x02\x12\x1a\n\x16\x46INISH_REASON_FALLBACK\x10\x03\x12\x19\n\x15\x46INISH_REASON_HANDOFF\x10\x04\x12 \n\x1c\x46INISH_REASON_CONTENT_FILTER\x10\x05*\x80\x01\n\x0cProviderKind\x12\x1d\n\x19PROVIDER_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15PROVIDER_KIND_OFFLINE\x10\x01\x12\x17\n\x13PROVIDER_KIND_CLOUD\x10\x02\x12\x1d\n\x19PROVIDER_KIND_SELF_HOSTED\x10\x03*]\n\x0c\x43ostGrouping\x12\x1d\n\x19\x43OST_GROUPING_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43OST_GROUPING_TOTAL\x10\x01\x12\x15\n\x11\x43OST_GROUPING_DAY\x10\x02\x32\xa3\x0f\n\tAiService\x12\xaf\x01\n\x10GenerateResponse\x12).avatarchat.ai.v1.GenerateResponseRequest\x1a*.avatarchat.ai.v1.GenerateResponseResponse\"D\xca\xa5\x19\x02\x10\x01\x82\xd3\xe4\x93\x02\x38\"3/v1/{chatbot=tenants/*/chatbots/*}:generateResponse:\x01*\x12\xa9\x01\n\x0eStreamResponse\x12\'.avatarchat.ai.v1.StreamResponseRequest\x1a(.avatarchat.ai.v1.StreamResponseResponse\"B\xca\xa5\x19\x02\x10\x01\x82\xd3\xe4\x93\x02\x36\"1/v1/{chatbot=tenants/*/chatbots/*}:streamResponse:\x01*0\x01\x12\xb7\x01\n\x10\x41nalyzeSentiment\x12).avatarchat.ai.v1.AnalyzeSentimentRequest\x1a*.avatarchat.ai.v1.AnalyzeSentimentResponse\"L\xca\xa5\x19\n\x10\x01\x1a\x06\x61i.use\x82\xd3\xe4\x93\x02\x38\"3/v1/{chatbot=tenants/*/chatbots/*}:analyzeSentiment:\x01*\x12\xaf\x01\n\x0e\x43lassifyIntent\x12\'.avatarchat.ai.v1.ClassifyIntentRequest\x1a(.avatarchat.ai.v1.ClassifyIntentResponse\"J\xca\xa5\x19\n\x10\x01\x1a\x06\x61i.use\x82\xd3\xe4\x93\x02\x36\"1/v1/{chatbot=tenants/*/chatbots/*}:classifyIntent:\x01*\x12\xb3\x01\n\x0fSelectAnimation\x12(.avatarchat.ai.v1.SelectAnimationRequest\x1a).avatarchat.ai.v1.SelectAnimationResponse\"K\xca\xa5\x19\n\x10\x01\x1a\x06\x61i.use\x82\xd3\xe4\x93\x02\x37\"2/v1/{chatbot=tenants/*/chatbots/*}:selectAnimation:\x01*\x12\x88\x01\n\rListProviders\x12&.avatarchat.ai.v1.ListProvidersRequest\x1a\'.avatarchat.ai.v1.ListProvidersResponse\"&\xca\xa5\x19\x0b\x10\x01\x1a\x07\x61i.read\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/aiProviders\x12\xbb\x01\n\x0fSearchKnowledge\x12(.avatarchat.ai.v1.SearchKnowledgeRequest\x1a).avatarchat.ai.v1.SearchKnowledgeResponse\"S\xca\xa5\x19\x12\x10\x01\x1a\x0eknowledge.read\x82\xd3\xe4\x93\x02\x37\"2/v1/{chatbot=tenants/*/chatbots/*}:searchKnowledge:\x01*\x12\x86\x01\n\x08GetCosts\x12!.avatarchat.ai.v1.GetCostsRequest\x1a\".avatarchat.ai.v1.GetCostsResponse\"3\xca\xa5\x19\x0b\x10\x01\x1a\x07\x61i.read\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/{parent=tenants/*}/costs\x12\xca\x01\n\x15SetProviderCredential\x12..avatarchat.ai.v1.SetProviderCredentialRequest\x1a/.avatarchat.ai.v1.SetProviderCredentialResponse\"P\xca\xa5\x19\x02\x10\x02\x82\xd3\xe4\x93\x02\x44\x1a*/v1/{name=tenants/*/providerCredentials/*}:\x01*b\x13provider_credential\x12\xb8\x01\n\x17ListProviderCredentials\x12\x30.avatarchat.ai.v1.ListProviderCredentialsRequest\x1a\x31.avatarchat.ai.v1.ListProviderCredentialsResponse\"8\xca\xa5\x19\x02\x10\x02\x82\xd3\xe4\x93\x02,\x12*/v1/{parent=tenants/*}/providerCredentials\x12\xbb\x01\n\x18\x44\x65leteProviderCredential\x12\x31.avatarchat.ai.v1.DeleteProviderCredentialRequest\x1a\x32.avatarchat.ai.v1.DeleteProviderCredentialResponse\"8\xca\xa5\x19\x02\x10\x02\x82\xd3\xe4\x93\x02,**/v1/{name=tenants/*/providerCredentials/*}b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'avatarchat.ai.v1.ai_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_PROVIDERCREDENTIAL'].fields_by_name['name']._loaded_options = None
+  _globals['_PROVIDERCREDENTIAL'].fields_by_name['name']._serialized_options = b'\342A\001\003'
+  _globals['_PROVIDERCREDENTIAL'].fields_by_name['provider']._loaded_options = None
+  _globals['_PROVIDERCREDENTIAL'].fields_by_name['provider']._serialized_options = b'\342A\001\003'
+  _globals['_PROVIDERCREDENTIAL'].fields_by_name['base_url']._loaded_options = None
+  _globals['_PROVIDERCREDENTIAL'].fields_by_name['base_url']._serialized_options = b'\342A\001\003'
+  _globals['_PROVIDERCREDENTIAL'].fields_by_name['create_time']._loaded_options = None
+  _globals['_PROVIDERCREDENTIAL'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_PROVIDERCREDENTIAL'].fields_by_name['update_time']._loaded_options = None
+  _globals['_PROVIDERCREDENTIAL'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
+  _globals['_PROVIDERCREDENTIAL'].fields_by_name['update_user']._loaded_options = None
+  _globals['_PROVIDERCREDENTIAL'].fields_by_name['update_user']._serialized_options = b'\342A\001\003'
+  _globals['_SETPROVIDERCREDENTIALREQUEST'].fields_by_name['api_key']._loaded_options = None
+  _globals['_SETPROVIDERCREDENTIALREQUEST'].fields_by_name['api_key']._serialized_options = b'\342A\001\004'
   _globals['_AISERVICE'].methods_by_name['GenerateResponse']._loaded_options = None
   _globals['_AISERVICE'].methods_by_name['GenerateResponse']._serialized_options = b'\312\245\031\002\020\001\202\323\344\223\0028\"3/v1/{chatbot=tenants/*/chatbots/*}:generateResponse:\001*'
   _globals['_AISERVICE'].methods_by_name['StreamResponse']._loaded_options = None
@@ -52,86 +67,106 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_AISERVICE'].methods_by_name['SearchKnowledge']._serialized_options = b'\312\245\031\022\020\001\032\016knowledge.read\202\323\344\223\0027\"2/v1/{chatbot=tenants/*/chatbots/*}:searchKnowledge:\001*'
   _globals['_AISERVICE'].methods_by_name['GetCosts']._loaded_options = None
   _globals['_AISERVICE'].methods_by_name['GetCosts']._serialized_options = b'\312\245\031\013\020\001\032\007ai.read\202\323\344\223\002\036\022\034/v1/{parent=tenants/*}/costs'
-  _globals['_BEHAVIOUR']._serialized_start=4598
-  _globals['_BEHAVIOUR']._serialized_end=5068
-  _globals['_TURNROLE']._serialized_start=5070
-  _globals['_TURNROLE']._serialized_end=5155
-  _globals['_SENTIMENTLABEL']._serialized_start=5158
-  _globals['_SENTIMENTLABEL']._serialized_end=5296
-  _globals['_INTENT']._serialized_start=5299
-  _globals['_INTENT']._serialized_end=5505
-  _globals['_FINISHREASON']._serialized_start=5508
-  _globals['_FINISHREASON']._serialized_end=5696
-  _globals['_PROVIDERKIND']._serialized_start=5699
-  _globals['_PROVIDERKIND']._serialized_end=5827
-  _globals['_COSTGROUPING']._serialized_start=5829
-  _globals['_COSTGROUPING']._serialized_end=5922
-  _globals['_TURN']._serialized_start=218
-  _globals['_TURN']._serialized_end=280
-  _globals['_INTENTEXAMPLE']._serialized_start=282
-  _globals['_INTENTEXAMPLE']._serialized_end=353
-  _globals['_SENTIMENT']._serialized_start=356
-  _globals['_SENTIMENT']._serialized_end=484
-  _globals['_INTENTSCORE']._serialized_start=486
-  _globals['_INTENTSCORE']._serialized_end=561
-  _globals['_TEXTDELTA']._serialized_start=563
-  _globals['_TEXTDELTA']._serialized_end=603
-  _globals['_CITATION']._serialized_start=605
-  _globals['_CITATION']._serialized_end=726
-  _globals['_ANIMATIONCUE']._serialized_start=729
-  _globals['_ANIMATIONCUE']._serialized_end=890
-  _globals['_VISEMECUE']._serialized_start=892
-  _globals['_VISEMECUE']._serialized_end=1013
-  _globals['_VISEMECUES']._serialized_start=1015
-  _globals['_VISEMECUES']._serialized_end=1085
-  _globals['_USAGE']._serialized_start=1088
-  _globals['_USAGE']._serialized_end=1289
-  _globals['_STREAMDONE']._serialized_start=1291
-  _globals['_STREAMDONE']._serialized_end=1358
-  _globals['_STREAMERROR']._serialized_start=1360
-  _globals['_STREAMERROR']._serialized_end=1442
-  _globals['_PROVIDERMODEL']._serialized_start=1445
-  _globals['_PROVIDERMODEL']._serialized_end=1654
-  _globals['_PROVIDER']._serialized_start=1657
-  _globals['_PROVIDER']._serialized_end=1841
-  _globals['_COSTTOTALS']._serialized_start=1843
-  _globals['_COSTTOTALS']._serialized_end=1967
-  _globals['_DAILYCOSTS']._serialized_start=1969
-  _globals['_DAILYCOSTS']._serialized_end=2075
-  _globals['_CHATBOTCOSTS']._serialized_start=2077
-  _globals['_CHATBOTCOSTS']._serialized_end=2198
-  _globals['_GENERATERESPONSEREQUEST']._serialized_start=2201
-  _globals['_GENERATERESPONSEREQUEST']._serialized_end=2343
-  _globals['_GENERATERESPONSERESPONSE']._serialized_start=2346
-  _globals['_GENERATERESPONSERESPONSE']._serialized_end=2634
-  _globals['_STREAMRESPONSEREQUEST']._serialized_start=2637
-  _globals['_STREAMRESPONSEREQUEST']._serialized_end=2796
-  _globals['_STREAMRESPONSERESPONSE']._serialized_start=2799
-  _globals['_STREAMRESPONSERESPONSE']._serialized_end=3177
-  _globals['_ANALYZESENTIMENTREQUEST']._serialized_start=3179
-  _globals['_ANALYZESENTIMENTREQUEST']._serialized_end=3235
-  _globals['_ANALYZESENTIMENTRESPONSE']._serialized_start=3237
-  _globals['_ANALYZESENTIMENTRESPONSE']._serialized_end=3311
-  _globals['_CLASSIFYINTENTREQUEST']._serialized_start=3313
-  _globals['_CLASSIFYINTENTREQUEST']._serialized_end=3424
-  _globals['_CLASSIFYINTENTRESPONSE']._serialized_start=3427
-  _globals['_CLASSIFYINTENTRESPONSE']._serialized_end=3560
-  _globals['_SELECTANIMATIONREQUEST']._serialized_start=3563
-  _globals['_SELECTANIMATIONREQUEST']._serialized_end=3804
-  _globals['_SELECTANIMATIONRESPONSE']._serialized_start=3806
-  _globals['_SELECTANIMATIONRESPONSE']._serialized_end=3929
-  _globals['_LISTPROVIDERSREQUEST']._serialized_start=3931
-  _globals['_LISTPROVIDERSREQUEST']._serialized_end=3953
-  _globals['_LISTPROVIDERSRESPONSE']._serialized_start=3955
-  _globals['_LISTPROVIDERSRESPONSE']._serialized_end=4025
-  _globals['_SEARCHKNOWLEDGEREQUEST']._serialized_start=4028
-  _globals['_SEARCHKNOWLEDGEREQUEST']._serialized_end=4169
-  _globals['_SEARCHKNOWLEDGERESPONSE']._serialized_start=4171
-  _globals['_SEARCHKNOWLEDGERESPONSE']._serialized_end=4252
-  _globals['_GETCOSTSREQUEST']._serialized_start=4255
-  _globals['_GETCOSTSREQUEST']._serialized_end=4449
-  _globals['_GETCOSTSRESPONSE']._serialized_start=4452
-  _globals['_GETCOSTSRESPONSE']._serialized_end=4595
-  _globals['_AISERVICE']._serialized_start=5925
-  _globals['_AISERVICE']._serialized_end=7298
+  _globals['_AISERVICE'].methods_by_name['SetProviderCredential']._loaded_options = None
+  _globals['_AISERVICE'].methods_by_name['SetProviderCredential']._serialized_options = b'\312\245\031\002\020\002\202\323\344\223\002D\032*/v1/{name=tenants/*/providerCredentials/*}:\001*b\023provider_credential'
+  _globals['_AISERVICE'].methods_by_name['ListProviderCredentials']._loaded_options = None
+  _globals['_AISERVICE'].methods_by_name['ListProviderCredentials']._serialized_options = b'\312\245\031\002\020\002\202\323\344\223\002,\022*/v1/{parent=tenants/*}/providerCredentials'
+  _globals['_AISERVICE'].methods_by_name['DeleteProviderCredential']._loaded_options = None
+  _globals['_AISERVICE'].methods_by_name['DeleteProviderCredential']._serialized_options = b'\312\245\031\002\020\002\202\323\344\223\002,**/v1/{name=tenants/*/providerCredentials/*}'
+  _globals['_BEHAVIOUR']._serialized_start=5284
+  _globals['_BEHAVIOUR']._serialized_end=5754
+  _globals['_TURNROLE']._serialized_start=5756
+  _globals['_TURNROLE']._serialized_end=5841
+  _globals['_SENTIMENTLABEL']._serialized_start=5844
+  _globals['_SENTIMENTLABEL']._serialized_end=5982
+  _globals['_INTENT']._serialized_start=5985
+  _globals['_INTENT']._serialized_end=6191
+  _globals['_FINISHREASON']._serialized_start=6194
+  _globals['_FINISHREASON']._serialized_end=6382
+  _globals['_PROVIDERKIND']._serialized_start=6385
+  _globals['_PROVIDERKIND']._serialized_end=6513
+  _globals['_COSTGROUPING']._serialized_start=6515
+  _globals['_COSTGROUPING']._serialized_end=6608
+  _globals['_TURN']._serialized_start=251
+  _globals['_TURN']._serialized_end=313
+  _globals['_INTENTEXAMPLE']._serialized_start=315
+  _globals['_INTENTEXAMPLE']._serialized_end=386
+  _globals['_SENTIMENT']._serialized_start=389
+  _globals['_SENTIMENT']._serialized_end=517
+  _globals['_INTENTSCORE']._serialized_start=519
+  _globals['_INTENTSCORE']._serialized_end=594
+  _globals['_TEXTDELTA']._serialized_start=596
+  _globals['_TEXTDELTA']._serialized_end=636
+  _globals['_CITATION']._serialized_start=638
+  _globals['_CITATION']._serialized_end=759
+  _globals['_ANIMATIONCUE']._serialized_start=762
+  _globals['_ANIMATIONCUE']._serialized_end=923
+  _globals['_VISEMECUE']._serialized_start=925
+  _globals['_VISEMECUE']._serialized_end=1046
+  _globals['_VISEMECUES']._serialized_start=1048
+  _globals['_VISEMECUES']._serialized_end=1118
+  _globals['_USAGE']._serialized_start=1121
+  _globals['_USAGE']._serialized_end=1322
+  _globals['_STREAMDONE']._serialized_start=1324
+  _globals['_STREAMDONE']._serialized_end=1391
+  _globals['_STREAMERROR']._serialized_start=1393
+  _globals['_STREAMERROR']._serialized_end=1475
+  _globals['_PROVIDERMODEL']._serialized_start=1478
+  _globals['_PROVIDERMODEL']._serialized_end=1687
+  _globals['_PROVIDER']._serialized_start=1690
+  _globals['_PROVIDER']._serialized_end=1874
+  _globals['_PROVIDERCREDENTIAL']._serialized_start=1877
+  _globals['_PROVIDERCREDENTIAL']._serialized_end=2102
+  _globals['_COSTTOTALS']._serialized_start=2104
+  _globals['_COSTTOTALS']._serialized_end=2228
+  _globals['_DAILYCOSTS']._serialized_start=2230
+  _globals['_DAILYCOSTS']._serialized_end=2336
+  _globals['_CHATBOTCOSTS']._serialized_start=2338
+  _globals['_CHATBOTCOSTS']._serialized_end=2459
+  _globals['_GENERATERESPONSEREQUEST']._serialized_start=2462
+  _globals['_GENERATERESPONSEREQUEST']._serialized_end=2604
+  _globals['_GENERATERESPONSERESPONSE']._serialized_start=2607
+  _globals['_GENERATERESPONSERESPONSE']._serialized_end=2895
+  _globals['_STREAMRESPONSEREQUEST']._serialized_start=2898
+  _globals['_STREAMRESPONSEREQUEST']._serialized_end=3057
+  _globals['_STREAMRESPONSERESPONSE']._serialized_start=3060
+  _globals['_STREAMRESPONSERESPONSE']._serialized_end=3438
+  _globals['_ANALYZESENTIMENTREQUEST']._serialized_start=3440
+  _globals['_ANALYZESENTIMENTREQUEST']._serialized_end=3496
+  _globals['_ANALYZESENTIMENTRESPONSE']._serialized_start=3498
+  _globals['_ANALYZESENTIMENTRESPONSE']._serialized_end=3572
+  _globals['_CLASSIFYINTENTREQUEST']._serialized_start=3574
+  _globals['_CLASSIFYINTENTREQUEST']._serialized_end=3685
+  _globals['_CLASSIFYINTENTRESPONSE']._serialized_start=3688
+  _globals['_CLASSIFYINTENTRESPONSE']._serialized_end=3821
+  _globals['_SELECTANIMATIONREQUEST']._serialized_start=3824
+  _globals['_SELECTANIMATIONREQUEST']._serialized_end=4065
+  _globals['_SELECTANIMATIONRESPONSE']._serialized_start=4067
+  _globals['_SELECTANIMATIONRESPONSE']._serialized_end=4190
+  _globals['_LISTPROVIDERSREQUEST']._serialized_start=4192
+  _globals['_LISTPROVIDERSREQUEST']._serialized_end=4214
+  _globals['_LISTPROVIDERSRESPONSE']._serialized_start=4216
+  _globals['_LISTPROVIDERSRESPONSE']._serialized_end=4286
+  _globals['_SEARCHKNOWLEDGEREQUEST']._serialized_start=4289
+  _globals['_SEARCHKNOWLEDGEREQUEST']._serialized_end=4430
+  _globals['_SEARCHKNOWLEDGERESPONSE']._serialized_start=4432
+  _globals['_SEARCHKNOWLEDGERESPONSE']._serialized_end=4513
+  _globals['_GETCOSTSREQUEST']._serialized_start=4516
+  _globals['_GETCOSTSREQUEST']._serialized_end=4710
+  _globals['_GETCOSTSRESPONSE']._serialized_start=4713
+  _globals['_GETCOSTSRESPONSE']._serialized_end=4856
+  _globals['_SETPROVIDERCREDENTIALREQUEST']._serialized_start=4858
+  _globals['_SETPROVIDERCREDENTIALREQUEST']._serialized_end=4943
+  _globals['_SETPROVIDERCREDENTIALRESPONSE']._serialized_start=4945
+  _globals['_SETPROVIDERCREDENTIALRESPONSE']._serialized_end=5043
+  _globals['_LISTPROVIDERCREDENTIALSREQUEST']._serialized_start=5045
+  _globals['_LISTPROVIDERCREDENTIALSREQUEST']._serialized_end=5093
+  _globals['_LISTPROVIDERCREDENTIALSRESPONSE']._serialized_start=5095
+  _globals['_LISTPROVIDERCREDENTIALSRESPONSE']._serialized_end=5196
+  _globals['_DELETEPROVIDERCREDENTIALREQUEST']._serialized_start=5198
+  _globals['_DELETEPROVIDERCREDENTIALREQUEST']._serialized_end=5245
+  _globals['_DELETEPROVIDERCREDENTIALRESPONSE']._serialized_start=5247
+  _globals['_DELETEPROVIDERCREDENTIALRESPONSE']._serialized_end=5281
+  _globals['_AISERVICE']._serialized_start=6611
+  _globals['_AISERVICE']._serialized_end=8566
 # @@protoc_insertion_point(module_scope)

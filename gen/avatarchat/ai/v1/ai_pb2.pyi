@@ -801,6 +801,57 @@ class Provider(_message.Message):
 Global___Provider: _TypeAlias = Provider  # noqa: Y015
 
 @_typing.final
+class ProviderCredential(_message.Message):
+    """ProviderCredential is a tenant's own key for one provider, described without the key: the key
+    is written by SetProviderCredential and stored sealed; no message of this API can carry it out.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    BASE_URL_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_USER_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`tenants/{tenant}/providerCredentials/{provider}`."""
+    provider: _builtins.str
+    """The provider: "openai", "anthropic" or "gemini"."""
+    base_url: _builtins.str
+    """API root the key is sent to; empty means the platform's endpoint for the provider (the
+    vendor's, unless the operator configured another). For "openai", any OpenAI-compatible
+    server (vLLM, Ollama, llama.cpp).
+    """
+    update_user: _builtins.str
+    """Who last set it: `tenants/{tenant}/users/{user}`, or `services/{service}` for an operator."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the credential was first set."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When the key or base URL was last set."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        provider: _builtins.str = ...,
+        base_url: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+        update_user: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["base_url", b"base_url", "create_time", b"create_time", "name", b"name", "provider", b"provider", "update_time", b"update_time", "update_user", b"update_user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProviderCredential: _TypeAlias = ProviderCredential  # noqa: Y015
+
+@_typing.final
 class CostTotals(_message.Message):
     """CostTotals sums usage and cost."""
 
@@ -1481,3 +1532,148 @@ class GetCostsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetCostsResponse: _TypeAlias = GetCostsResponse  # noqa: Y015
+
+@_typing.final
+class SetProviderCredentialRequest(_message.Message):
+    """Request of SetProviderCredential."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    API_KEY_FIELD_NUMBER: _builtins.int
+    BASE_URL_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`tenants/{tenant}/providerCredentials/{provider}`; provider is "openai", "anthropic" or "gemini"."""
+    api_key: _builtins.str
+    """The provider's API key (1-1024 printable ASCII characters). Input only: it is sealed at rest,
+    never logged and never returned, not even in part.
+    """
+    base_url: _builtins.str
+    """Optional API root, an http(s) URL without user info, query or fragment (at most 2048
+    characters); empty means the platform's endpoint for the provider.
+    """
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        api_key: _builtins.str = ...,
+        base_url: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_key", b"api_key", "base_url", b"base_url", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetProviderCredentialRequest: _TypeAlias = SetProviderCredentialRequest  # noqa: Y015
+
+@_typing.final
+class SetProviderCredentialResponse(_message.Message):
+    """Response of SetProviderCredential."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROVIDER_CREDENTIAL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def provider_credential(self) -> Global___ProviderCredential:
+        """The credential as stored, without its key."""
+
+    def __init__(
+        self,
+        *,
+        provider_credential: Global___ProviderCredential | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["provider_credential", b"provider_credential"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["provider_credential", b"provider_credential"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetProviderCredentialResponse: _TypeAlias = SetProviderCredentialResponse  # noqa: Y015
+
+@_typing.final
+class ListProviderCredentialsRequest(_message.Message):
+    """Request of ListProviderCredentials."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """`tenants/{tenant}`."""
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["parent", b"parent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListProviderCredentialsRequest: _TypeAlias = ListProviderCredentialsRequest  # noqa: Y015
+
+@_typing.final
+class ListProviderCredentialsResponse(_message.Message):
+    """Response of ListProviderCredentials. Not paginated: a tenant has at most one credential per
+    provider, three in all.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROVIDER_CREDENTIALS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def provider_credentials(self) -> _containers.RepeatedCompositeFieldContainer[Global___ProviderCredential]:
+        """The tenant's credentials, ordered by provider."""
+
+    def __init__(
+        self,
+        *,
+        provider_credentials: _abc.Iterable[Global___ProviderCredential] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["provider_credentials", b"provider_credentials"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListProviderCredentialsResponse: _TypeAlias = ListProviderCredentialsResponse  # noqa: Y015
+
+@_typing.final
+class DeleteProviderCredentialRequest(_message.Message):
+    """Request of DeleteProviderCredential."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`tenants/{tenant}/providerCredentials/{provider}`."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteProviderCredentialRequest: _TypeAlias = DeleteProviderCredentialRequest  # noqa: Y015
+
+@_typing.final
+class DeleteProviderCredentialResponse(_message.Message):
+    """Response of DeleteProviderCredential."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteProviderCredentialResponse: _TypeAlias = DeleteProviderCredentialResponse  # noqa: Y015

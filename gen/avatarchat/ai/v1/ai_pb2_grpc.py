@@ -76,6 +76,21 @@ class AiServiceStub:
                 request_serializer=avatarchat_dot_ai_dot_v1_dot_ai__pb2.GetCostsRequest.SerializeToString,
                 response_deserializer=avatarchat_dot_ai_dot_v1_dot_ai__pb2.GetCostsResponse.FromString,
                 _registered_method=True)
+        self.SetProviderCredential = channel.unary_unary(
+                '/avatarchat.ai.v1.AiService/SetProviderCredential',
+                request_serializer=avatarchat_dot_ai_dot_v1_dot_ai__pb2.SetProviderCredentialRequest.SerializeToString,
+                response_deserializer=avatarchat_dot_ai_dot_v1_dot_ai__pb2.SetProviderCredentialResponse.FromString,
+                _registered_method=True)
+        self.ListProviderCredentials = channel.unary_unary(
+                '/avatarchat.ai.v1.AiService/ListProviderCredentials',
+                request_serializer=avatarchat_dot_ai_dot_v1_dot_ai__pb2.ListProviderCredentialsRequest.SerializeToString,
+                response_deserializer=avatarchat_dot_ai_dot_v1_dot_ai__pb2.ListProviderCredentialsResponse.FromString,
+                _registered_method=True)
+        self.DeleteProviderCredential = channel.unary_unary(
+                '/avatarchat.ai.v1.AiService/DeleteProviderCredential',
+                request_serializer=avatarchat_dot_ai_dot_v1_dot_ai__pb2.DeleteProviderCredentialRequest.SerializeToString,
+                response_deserializer=avatarchat_dot_ai_dot_v1_dot_ai__pb2.DeleteProviderCredentialResponse.FromString,
+                _registered_method=True)
 
 
 class AiServiceServicer:
@@ -139,6 +154,28 @@ class AiServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetProviderCredential(self, request, context):
+        """Sets (creates or replaces) the tenant's own key for one provider; answers for the tenant's
+        bots then use it instead of the platform-wide key. The key is input only: no RPC returns it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListProviderCredentials(self, request, context):
+        """Lists the tenant's provider credentials: metadata only, never key material.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteProviderCredential(self, request, context):
+        """Deletes the tenant's key for one provider; answers fall back to the platform-wide key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AiServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -181,6 +218,21 @@ def add_AiServiceServicer_to_server(servicer, server):
                     servicer.GetCosts,
                     request_deserializer=avatarchat_dot_ai_dot_v1_dot_ai__pb2.GetCostsRequest.FromString,
                     response_serializer=avatarchat_dot_ai_dot_v1_dot_ai__pb2.GetCostsResponse.SerializeToString,
+            ),
+            'SetProviderCredential': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetProviderCredential,
+                    request_deserializer=avatarchat_dot_ai_dot_v1_dot_ai__pb2.SetProviderCredentialRequest.FromString,
+                    response_serializer=avatarchat_dot_ai_dot_v1_dot_ai__pb2.SetProviderCredentialResponse.SerializeToString,
+            ),
+            'ListProviderCredentials': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListProviderCredentials,
+                    request_deserializer=avatarchat_dot_ai_dot_v1_dot_ai__pb2.ListProviderCredentialsRequest.FromString,
+                    response_serializer=avatarchat_dot_ai_dot_v1_dot_ai__pb2.ListProviderCredentialsResponse.SerializeToString,
+            ),
+            'DeleteProviderCredential': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteProviderCredential,
+                    request_deserializer=avatarchat_dot_ai_dot_v1_dot_ai__pb2.DeleteProviderCredentialRequest.FromString,
+                    response_serializer=avatarchat_dot_ai_dot_v1_dot_ai__pb2.DeleteProviderCredentialResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -401,6 +453,87 @@ class AiService:
             '/avatarchat.ai.v1.AiService/GetCosts',
             avatarchat_dot_ai_dot_v1_dot_ai__pb2.GetCostsRequest.SerializeToString,
             avatarchat_dot_ai_dot_v1_dot_ai__pb2.GetCostsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetProviderCredential(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/avatarchat.ai.v1.AiService/SetProviderCredential',
+            avatarchat_dot_ai_dot_v1_dot_ai__pb2.SetProviderCredentialRequest.SerializeToString,
+            avatarchat_dot_ai_dot_v1_dot_ai__pb2.SetProviderCredentialResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListProviderCredentials(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/avatarchat.ai.v1.AiService/ListProviderCredentials',
+            avatarchat_dot_ai_dot_v1_dot_ai__pb2.ListProviderCredentialsRequest.SerializeToString,
+            avatarchat_dot_ai_dot_v1_dot_ai__pb2.ListProviderCredentialsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteProviderCredential(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/avatarchat.ai.v1.AiService/DeleteProviderCredential',
+            avatarchat_dot_ai_dot_v1_dot_ai__pb2.DeleteProviderCredentialRequest.SerializeToString,
+            avatarchat_dot_ai_dot_v1_dot_ai__pb2.DeleteProviderCredentialResponse.FromString,
             options,
             channel_credentials,
             insecure,

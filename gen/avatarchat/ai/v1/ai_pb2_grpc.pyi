@@ -51,6 +51,14 @@ class AiServiceStub:
     """Searches the knowledge bases a chatbot answers from (proxies KnowledgeService.Search)."""
     GetCosts: _grpc.UnaryUnaryMultiCallable[_ai_pb2.GetCostsRequest, _ai_pb2.GetCostsResponse]
     """Reports model usage and cost of a tenant's chatbots over a period."""
+    SetProviderCredential: _grpc.UnaryUnaryMultiCallable[_ai_pb2.SetProviderCredentialRequest, _ai_pb2.SetProviderCredentialResponse]
+    """Sets (creates or replaces) the tenant's own key for one provider; answers for the tenant's
+    bots then use it instead of the platform-wide key. The key is input only: no RPC returns it.
+    """
+    ListProviderCredentials: _grpc.UnaryUnaryMultiCallable[_ai_pb2.ListProviderCredentialsRequest, _ai_pb2.ListProviderCredentialsResponse]
+    """Lists the tenant's provider credentials: metadata only, never key material."""
+    DeleteProviderCredential: _grpc.UnaryUnaryMultiCallable[_ai_pb2.DeleteProviderCredentialRequest, _ai_pb2.DeleteProviderCredentialResponse]
+    """Deletes the tenant's key for one provider; answers fall back to the platform-wide key."""
 
 @_typing.type_check_only
 class AiServiceAsyncStub(AiServiceStub):
@@ -75,6 +83,14 @@ class AiServiceAsyncStub(AiServiceStub):
     """Searches the knowledge bases a chatbot answers from (proxies KnowledgeService.Search)."""
     GetCosts: _aio.UnaryUnaryMultiCallable[_ai_pb2.GetCostsRequest, _ai_pb2.GetCostsResponse]  # type: ignore[assignment]
     """Reports model usage and cost of a tenant's chatbots over a period."""
+    SetProviderCredential: _aio.UnaryUnaryMultiCallable[_ai_pb2.SetProviderCredentialRequest, _ai_pb2.SetProviderCredentialResponse]  # type: ignore[assignment]
+    """Sets (creates or replaces) the tenant's own key for one provider; answers for the tenant's
+    bots then use it instead of the platform-wide key. The key is input only: no RPC returns it.
+    """
+    ListProviderCredentials: _aio.UnaryUnaryMultiCallable[_ai_pb2.ListProviderCredentialsRequest, _ai_pb2.ListProviderCredentialsResponse]  # type: ignore[assignment]
+    """Lists the tenant's provider credentials: metadata only, never key material."""
+    DeleteProviderCredential: _aio.UnaryUnaryMultiCallable[_ai_pb2.DeleteProviderCredentialRequest, _ai_pb2.DeleteProviderCredentialResponse]  # type: ignore[assignment]
+    """Deletes the tenant's key for one provider; answers fall back to the platform-wide key."""
 
 class AiServiceServicer(metaclass=_abc_1.ABCMeta):
     """AiService generates answers (LLM providers with an offline extractive fallback), analyses
@@ -144,5 +160,31 @@ class AiServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_ai_pb2.GetCostsResponse, _abc.Awaitable[_ai_pb2.GetCostsResponse]]:
         """Reports model usage and cost of a tenant's chatbots over a period."""
+
+    @_abc_1.abstractmethod
+    def SetProviderCredential(
+        self,
+        request: _ai_pb2.SetProviderCredentialRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ai_pb2.SetProviderCredentialResponse, _abc.Awaitable[_ai_pb2.SetProviderCredentialResponse]]:
+        """Sets (creates or replaces) the tenant's own key for one provider; answers for the tenant's
+        bots then use it instead of the platform-wide key. The key is input only: no RPC returns it.
+        """
+
+    @_abc_1.abstractmethod
+    def ListProviderCredentials(
+        self,
+        request: _ai_pb2.ListProviderCredentialsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ai_pb2.ListProviderCredentialsResponse, _abc.Awaitable[_ai_pb2.ListProviderCredentialsResponse]]:
+        """Lists the tenant's provider credentials: metadata only, never key material."""
+
+    @_abc_1.abstractmethod
+    def DeleteProviderCredential(
+        self,
+        request: _ai_pb2.DeleteProviderCredentialRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ai_pb2.DeleteProviderCredentialResponse, _abc.Awaitable[_ai_pb2.DeleteProviderCredentialResponse]]:
+        """Deletes the tenant's key for one provider; answers fall back to the platform-wide key."""
 
 def add_AiServiceServicer_to_server(servicer: AiServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
