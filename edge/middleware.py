@@ -1,8 +1,13 @@
-"""ASGI middleware: request ids on every exchange, and rate limits on the REST API."""
+"""ASGI middleware: request ids and Server-Timing on every exchange, and rate limits on the REST API.
+
+Pure ASGI classes rather than BaseHTTPMiddleware: each wraps `send` only, so no extra task or
+streaming body per request.
+"""
 
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 import grpc
@@ -15,12 +20,19 @@ from edge.state import EdgeState
 from services.runtime.context import request_id_var
 
 REQUEST_ID = "x-request-id"
+SERVER_TIMING = "server-timing"
+#: Where a handler records the seconds its upstream call took (`request.state.upstream_seconds`).
+UPSTREAM_SECONDS = "upstream_seconds"
 #: Caller-chosen ids are kept only when they are short and plain, so logs and metadata stay safe.
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
 class RequestIdMiddleware:
-    """Takes the caller's X-Request-Id (or makes one), exposes it to handlers and logs, and echoes it."""
+    """Takes the caller's X-Request-Id (or makes one), exposes it to handlers and logs, and echoes it.
+
+    Also answers `Server-Timing: edge;dur=<ms>[, upstream;dur=<ms>]`: the time the edge spent until the
+    response started, less the upstream call a handler recorded, so operators see what the edge adds.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -30,20 +42,32 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         incoming = Headers(scope=scope).get(REQUEST_ID, "")
         request_id = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
         token = request_id_var.set(request_id)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)[REQUEST_ID] = request_id
+                headers = MutableHeaders(scope=message)
+                headers[REQUEST_ID] = request_id
+                headers.append(SERVER_TIMING, server_timing(time.perf_counter() - started, state.get(UPSTREAM_SECONDS)))
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
             request_id_var.reset(token)
+
+
+def server_timing(total_seconds: float, upstream_seconds: float | None) -> str:
+    """The Server-Timing value: the edge's own share, and the upstream call's when there was one."""
+    if upstream_seconds is None:
+        return f"edge;dur={total_seconds * 1000:.3f}"
+    edge_ms = max(0.0, total_seconds - upstream_seconds) * 1000
+    return f"edge;dur={edge_ms:.3f}, upstream;dur={upstream_seconds * 1000:.3f}"
 
 
 class RateLimitMiddleware:

@@ -1,7 +1,8 @@
-"""Request ids, CORS, rate limits with their headers, health, and an upstream that is down."""
+"""Request ids, Server-Timing, CORS, rate limits with their headers, health, and an upstream that is down."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -9,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
+from edge.middleware import server_timing
 from edge.ratelimit import Bucket, RateLimiter
 from tests.conftest import free_port
 from tests.edge.conftest import RunningEdge, edge_settings_for, serve_edge
@@ -27,6 +29,39 @@ async def test_request_id_is_echoed_or_made_up(edge: RunningEdge) -> None:
     assert unsafe.headers["x-request-id"] != "has spaces and " + "x" * 200
     health = await edge.http.get("/healthz", headers={"x-request-id": "probe-1"})
     assert health.headers["x-request-id"] == "probe-1"
+
+
+def _timings(value: str) -> dict[str, float]:
+    """`edge;dur=1.2, upstream;dur=3.4` as {"edge": 1.2, "upstream": 3.4}."""
+    out = {}
+    for metric in value.split(","):
+        name, _, duration = metric.strip().partition(";dur=")
+        out[name] = float(duration)
+    return out
+
+
+async def test_server_timing_splits_the_edge_from_the_upstream_call(edge: RunningEdge) -> None:
+    called = await edge.http.get("/v1/plans")
+    assert called.status_code == 200, called.text
+    timings = _timings(called.headers["server-timing"])
+    assert set(timings) == {"edge", "upstream"}
+    assert all(ms >= 0 for ms in timings.values())
+    # A refused call is still an upstream call; a path no rule matches never leaves the edge.
+    refused = await edge.http.get("/v1/tenants/00000000-0000-0000-0000-000000000000")
+    assert refused.status_code == 401
+    assert set(_timings(refused.headers["server-timing"])) == {"edge", "upstream"}
+    unknown = await edge.http.get("/v1/nothing/here")
+    assert unknown.status_code == 404
+    assert set(_timings(unknown.headers["server-timing"])) == {"edge"}
+    health = await edge.http.get("/healthz")
+    assert set(_timings(health.headers["server-timing"])) == {"edge"}
+
+
+def test_server_timing_reports_the_edge_share_in_milliseconds() -> None:
+    assert server_timing(0.0042, 0.003) == "edge;dur=1.200, upstream;dur=3.000"
+    assert server_timing(0.0005, None) == "edge;dur=0.500"
+    # Clocks never make the edge's share negative.
+    assert server_timing(0.001, 0.0011) == "edge;dur=0.000, upstream;dur=1.100"
 
 
 async def test_cors_preflight_and_simple_requests(edge: RunningEdge) -> None:
@@ -53,6 +88,7 @@ async def test_cors_preflight_and_simple_requests(edge: RunningEdge) -> None:
     exposed = simple.headers["access-control-expose-headers"].lower()
     assert "x-request-id" in exposed
     assert "ratelimit-remaining" in exposed
+    assert "server-timing" in exposed
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +171,25 @@ async def test_rate_limiter_fails_open_without_redis(stack: Stack) -> None:
         assert await RateLimiter(dead, "x", 60).hit([Bucket("a", 1)]) is None
     finally:
         await dead.aclose()
+
+
+async def test_rate_limiter_fails_open_when_redis_never_answers() -> None:
+    # A listener that accepts and stays silent, as a wedged Redis does: the limiter's own deadline lets the call go.
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = aioredis.Redis.from_url(f"redis://127.0.0.1:{port}/0")
+    try:
+        limiter = RateLimiter(client, "x", 60, timeout_seconds=0.2)
+        assert await limiter.hit([Bucket("a", 1)]) is None
+        assert await limiter.hit([Bucket("a", 1)]) is None  # the interrupted connection was not reused half-read
+    finally:
+        await client.aclose()
+        server.close()
+        await server.wait_closed()
 
 
 async def test_healthz_reports_edge_redis_and_upstreams(edge: RunningEdge) -> None:
