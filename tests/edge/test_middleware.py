@@ -144,6 +144,48 @@ async def test_verified_users_and_api_keys_have_their_own_buckets(limited: Runni
     assert answers[0].headers["ratelimit-limit"] == "2"
 
 
+async def test_a_read_counted_while_it_runs_is_still_refused_past_the_limit(stack: Stack) -> None:
+    settings = edge_settings_for(stack.settings, rate_limit_window_seconds=86_400, rate_limit_anonymous=20)
+    async with serve_edge(settings) as running:
+        first = await running.http.get("/v1/plans")
+        assert first.headers["ratelimit-remaining"] == "19"
+        # Another edge process spends the rest of the caller's budget; this one still believes in 19.
+        other = aioredis.Redis.from_url(stack.settings.redis_url)
+        try:
+            elsewhere = RateLimiter(other, settings.rate_limit_key_prefix, settings.rate_limit_window_seconds)
+            for _ in range(19):
+                await elsewhere.hit([Bucket("anon:127.0.0.1", 20), Bucket("ip:127.0.0.1", settings.rate_limit_address)])
+        finally:
+            await other.aclose()
+        refused = await running.http.get("/v1/plans", headers={"x-request-id": "late-refusal"})
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["error"]["details"][0]["reason"] == "RATE_LIMITED"
+        assert refused.headers["ratelimit-remaining"] == "0"
+        assert int(refused.headers["retry-after"]) > 0
+        assert refused.headers["x-request-id"] == "late-refusal"
+        # A write is never run before it is counted, and is refused the same way.
+        write = await running.http.post("/v1/tenants", json={})
+        assert write.status_code == 429
+
+
+async def test_reserve_needs_a_count_with_headroom_in_the_window(stack: Stack) -> None:
+    client = aioredis.Redis.from_url(stack.settings.redis_url)
+    try:
+        limiter = RateLimiter(client, f"test-edge:{uuid.uuid4().hex}", window_seconds=60)
+        now = (time.time() // 60 + 1) * 60 + 1
+        buckets = [Bucket("a", 10), Bucket("b", 100)]
+        assert not limiter.reserve(buckets, now=now)  # nothing counted yet in this window
+        await limiter.hit(buckets, now=now)  # 9 and 99 left
+        reserved = [limiter.reserve(buckets, now=now) for _ in range(9)]
+        # Each reservation spends the estimate; a tenth of the limit (1 of 10) must stay after it.
+        assert reserved == [True] * 8 + [False]
+        assert not limiter.reserve(buckets, now=now + 60)  # a new window starts unknown
+        await limiter.hit([Bucket("a", 10)], now=now)  # Redis has counted 2 of `a`: the estimate was too low
+        assert limiter.reserve(buckets, now=now)
+    finally:
+        await client.aclose()
+
+
 async def test_limiter_counts_fixed_windows_and_reports_the_tightest_bucket(stack: Stack) -> None:
     client = aioredis.Redis.from_url(stack.settings.redis_url)
     try:
