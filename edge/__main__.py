@@ -21,6 +21,7 @@ def main() -> None:
         forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
         log_config=None,
+        access_log=settings.access_log,
         server_header=False,
         # httptools parses HTTP when installed; the loop stays asyncio, the one grpc.aio is tested on.
         loop="asyncio",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 
 import grpc
@@ -12,6 +13,7 @@ from starlette.responses import Response
 from edge import errors, streaming, transcode
 from edge.errors import EdgeError
 from edge.forwarding import call_metadata
+from edge.middleware import UPSTREAM_SECONDS
 from edge.routes import RouteMatch
 from edge.state import EdgeState
 
@@ -102,5 +104,9 @@ async def _serve(edge: EdgeState, request: Request, match: RouteMatch) -> Respon
         )
         accept = request.headers.get("accept", "")
         return await streaming.server_stream(call, binding, accept, settings.json_emit_unpopulated, _NO_STORE)
-    answer = await edge.upstreams.unary(binding)(message, metadata=metadata, timeout=settings.call_timeout_seconds)
+    started = time.perf_counter()
+    try:
+        answer = await edge.upstreams.unary(binding)(message, metadata=metadata, timeout=settings.call_timeout_seconds)
+    finally:
+        setattr(request.state, UPSTREAM_SECONDS, time.perf_counter() - started)
     return json_response(transcode.response_json(binding, answer, settings.json_emit_unpopulated))

@@ -54,6 +54,7 @@ _EXPOSED_HEADERS = [
     "ratelimit-reset",
     "ratelimit-policy",
     "retry-after",
+    "server-timing",
 ]
 
 
@@ -74,7 +75,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         clients = Clients(settings)
-        redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        upstreams = Upstreams(settings)
+        # No socket_timeout: the limiter bounds its own calls (see edge/ratelimit.py), health its ping.
+        redis = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=settings.rate_limit_timeout_seconds)
         try:
             tokens = ServiceTokens(settings.resolved_internal_secret(), "edge")
             state = EdgeState(
@@ -84,13 +87,18 @@ def create_app(
                 upstream_names=upstream_names,
                 openapi=openapi,
                 clients=clients,
-                upstreams=Upstreams(clients),
+                upstreams=upstreams,
                 redis=redis,
-                limiter=RateLimiter(redis, settings.rate_limit_key_prefix, settings.rate_limit_window_seconds),
+                limiter=RateLimiter(
+                    redis,
+                    settings.rate_limit_key_prefix,
+                    settings.rate_limit_window_seconds,
+                    settings.rate_limit_timeout_seconds,
+                ),
                 identifier=Identifier(settings, remote_authenticator(clients, tokens)),
             )
             for name in upstream_names:
-                clients.channel(name)
+                upstreams.channel(name)
             app.state.edge = state
             async with AsyncExitStack() as hooks:
                 for hook in lifespan_hooks:
@@ -98,6 +106,7 @@ def create_app(
                 log.info("edge ready", extra={"routes": len(bindings), "upstreams": upstream_names})
                 yield
         finally:
+            await upstreams.close()
             await clients.close()
             await redis.aclose()
 

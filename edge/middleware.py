@@ -1,9 +1,17 @@
-"""ASGI middleware: request ids on every exchange, and rate limits on the REST API."""
+"""ASGI middleware: request ids and Server-Timing on every exchange, and rate limits on the REST API.
+
+Pure ASGI classes rather than BaseHTTPMiddleware: each wraps `send` only, so no extra task or
+streaming body per request.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
+import time
 import uuid
+from collections.abc import Awaitable
 
 import grpc
 from starlette.datastructures import Headers, MutableHeaders
@@ -11,16 +19,24 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from edge import transcode
 from edge.errors import EdgeError
+from edge.ratelimit import Quota
 from edge.state import EdgeState
 from services.runtime.context import request_id_var
 
 REQUEST_ID = "x-request-id"
+SERVER_TIMING = "server-timing"
+#: Where a handler records the seconds its upstream call took (`request.state.upstream_seconds`).
+UPSTREAM_SECONDS = "upstream_seconds"
 #: Caller-chosen ids are kept only when they are short and plain, so logs and metadata stay safe.
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
 class RequestIdMiddleware:
-    """Takes the caller's X-Request-Id (or makes one), exposes it to handlers and logs, and echoes it."""
+    """Takes the caller's X-Request-Id (or makes one), exposes it to handlers and logs, and echoes it.
+
+    Also answers `Server-Timing: edge;dur=<ms>[, upstream;dur=<ms>]`: the time the edge spent until the
+    response started, less the upstream call a handler recorded, so operators see what the edge adds.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -30,14 +46,18 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         incoming = Headers(scope=scope).get(REQUEST_ID, "")
         request_id = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
         token = request_id_var.set(request_id)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)[REQUEST_ID] = request_id
+                headers = MutableHeaders(scope=message)
+                headers[REQUEST_ID] = request_id
+                headers.append(SERVER_TIMING, server_timing(time.perf_counter() - started, state.get(UPSTREAM_SECONDS)))
             await send(message)
 
         try:
@@ -46,12 +66,30 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
 
 
+def server_timing(total_seconds: float, upstream_seconds: float | None) -> str:
+    """The Server-Timing value: the edge's own share, and the upstream call's when there was one."""
+    if upstream_seconds is None:
+        return f"edge;dur={total_seconds * 1000:.3f}"
+    edge_ms = max(0.0, total_seconds - upstream_seconds) * 1000
+    return f"edge;dur={edge_ms:.3f}, upstream;dur={upstream_seconds * 1000:.3f}"
+
+
+class _Refused(Exception):
+    """Raised into a safe request's handler when its count refused it after it started; ends its response."""
+
+
 class RateLimitMiddleware:
-    """Counts `/v1/` requests (not CORS preflights) and answers 429 past the limit; headers on every answer."""
+    """Counts `/v1/` requests (not CORS preflights) and answers 429 past the limit; headers on every answer.
+
+    A safe request (GET, HEAD) whose buckets had headroom at their last count runs while it is counted,
+    which takes the Redis round trip off its latency; its response still waits for the count, and a
+    refusal replaces it with the 429. Every other request is counted before it runs.
+    """
 
     def __init__(self, app: ASGIApp, path_prefix: str = "/v1/") -> None:
         self.app = app
         self.path_prefix = path_prefix
+        self._counting: set[asyncio.Future[Quota | None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Wraps one exchange."""
@@ -67,38 +105,77 @@ class RateLimitMiddleware:
             return
         client = scope["client"][0] if scope.get("client") else "unknown"
         buckets = await edge.identifier.buckets(Headers(scope=scope), client)
+        if scope["method"] in _SAFE_METHODS and edge.limiter.reserve(buckets):
+            await self._run_while_counting(edge.limiter.hit(buckets), scope, receive, send)
+            return
         quota = await edge.limiter.hit(buckets)
         if quota is None:
             await self.app(scope, receive, send)
-            return
-        headers = quota.headers()
-        if not quota.allowed:
-            error = EdgeError(
-                grpc.StatusCode.RESOURCE_EXHAUSTED,
-                f"too many requests; retry in {quota.reset_seconds}s",
-                reason="RATE_LIMITED",
-                metadata={"retry_after_seconds": str(quota.reset_seconds)},
-            )
-            body = transcode.dumps(error.body())
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 429,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                        *((k.encode(), v.encode()) for k, v in headers.items()),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
-            return
+        elif not quota.allowed:
+            await _refuse(send, quota)
+        else:
+            await self.app(scope, receive, _with_quota(send, quota))
 
-        async def send_with_quota(message: Message) -> None:
+    async def _run_while_counting(
+        self, counting: Awaitable[Quota | None], scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        verdict = asyncio.ensure_future(counting)
+        # The loop keeps only weak references to tasks; a handler that fails early must not lose the count.
+        self._counting.add(verdict)
+        verdict.add_done_callback(self._counting.discard)
+
+        async def send_when_counted(message: Message) -> None:
             if message["type"] == "http.response.start":
-                target = MutableHeaders(scope=message)
-                for name, value in headers.items():
-                    target[name] = value
+                quota = await verdict
+                if quota is not None and not quota.allowed:
+                    await _refuse(send, quota)
+                    raise _Refused
+                if quota is not None:
+                    _set_headers(message, quota.headers())
             await send(message)
 
-        await self.app(scope, receive, send_with_quota)
+        with contextlib.suppress(_Refused):  # the 429 is out; the handler's own answer is dropped
+            await self.app(scope, receive, send_when_counted)
+
+
+_SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
+def _set_headers(message: Message, headers: dict[str, str]) -> None:
+    target = MutableHeaders(scope=message)
+    for name, value in headers.items():
+        target[name] = value
+
+
+def _with_quota(send: Send, quota: Quota) -> Send:
+    headers = quota.headers()
+
+    async def send_with_quota(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            _set_headers(message, headers)
+        await send(message)
+
+    return send_with_quota
+
+
+async def _refuse(send: Send, quota: Quota) -> None:
+    """The 429 answer, with RateLimit headers and Retry-After."""
+    error = EdgeError(
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        f"too many requests; retry in {quota.reset_seconds}s",
+        reason="RATE_LIMITED",
+        metadata={"retry_after_seconds": str(quota.reset_seconds)},
+    )
+    body = transcode.dumps(error.body())
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 429,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *((k.encode(), v.encode()) for k, v in quota.headers().items()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -22,6 +22,9 @@ class EdgeSettings(RuntimeSettings):
     forwarded_allow_ips: str = "127.0.0.1"
     """Proxies whose X-Forwarded-For/-Proto are trusted for the client address (uvicorn's setting)."""
 
+    access_log: bool = False
+    """uvicorn's line per request at INFO; off by default, as a formatted log line per call costs the edge time."""
+
     cors_origins: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:3008", "http://localhost:3008"])
     """Origins (the dashboard's) allowed to call the REST API from a browser; `*` allows any."""
 
@@ -66,6 +69,9 @@ class EdgeSettings(RuntimeSettings):
 
     rate_limit_key_prefix: str = "edge:rl"
     """Redis key prefix of the rate-limit counters."""
+
+    rate_limit_timeout_seconds: float = 0.5
+    """Deadline of the limiter's Redis call; past it the request goes through uncounted (fail open)."""
 
     health_timeout_seconds: float = 1.0
     """Deadline of each upstream health check of `GET /healthz`."""

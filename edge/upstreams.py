@@ -1,4 +1,8 @@
-"""Generic calls of any bound RPC over the channel of its upstream: no stub or route per RPC."""
+"""Generic calls of any bound RPC over the channel of its upstream: no stub or route per RPC.
+
+These channels carry no client interceptor: every transcoded call passes its own metadata (credential,
+request id, address) and deadline, and grpc.aio runs an intercepted call as an extra task per call.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ import grpc
 from google.protobuf.message import Message
 
 from edge.http_rules import HttpBinding
-from services.runtime.clients import Clients
+from services.runtime.clients import open_channel
+from services.runtime.settings import RuntimeSettings
 
 
 def _serialize(message: Message) -> bytes:
@@ -18,13 +23,25 @@ def _serialize(message: Message) -> bytes:
 class Upstreams:
     """Multi-callables per RPC, made once from the binding's descriptors and the upstream's channel."""
 
-    def __init__(self, clients: Clients) -> None:
-        self._clients = clients
+    def __init__(self, settings: RuntimeSettings) -> None:
+        self._settings = settings
+        self._channels: dict[str, grpc.aio.Channel] = {}
         self._callables: dict[str, Any] = {}
 
     def channel(self, upstream: str) -> grpc.aio.Channel:
-        """The channel to an upstream service."""
-        return self._clients.channel(upstream)
+        """The channel to an upstream service, opened on first use."""
+        channel = self._channels.get(upstream)
+        if channel is None:
+            channel = open_channel(self._settings.address_of(upstream), propagate=False)
+            self._channels[upstream] = channel
+        return channel
+
+    async def close(self) -> None:
+        """Closes every channel."""
+        for channel in self._channels.values():
+            await channel.close()
+        self._channels.clear()
+        self._callables.clear()
 
     def unary(self, binding: HttpBinding) -> grpc.aio.UnaryUnaryMultiCallable[Message, Message]:
         """The unary call of `binding`'s RPC."""

@@ -1,7 +1,8 @@
-"""Request ids, CORS, rate limits with their headers, health, and an upstream that is down."""
+"""Request ids, Server-Timing, CORS, rate limits with their headers, health, and an upstream that is down."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -9,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
+from edge.middleware import server_timing
 from edge.ratelimit import Bucket, RateLimiter
 from tests.conftest import free_port
 from tests.edge.conftest import RunningEdge, edge_settings_for, serve_edge
@@ -27,6 +29,39 @@ async def test_request_id_is_echoed_or_made_up(edge: RunningEdge) -> None:
     assert unsafe.headers["x-request-id"] != "has spaces and " + "x" * 200
     health = await edge.http.get("/healthz", headers={"x-request-id": "probe-1"})
     assert health.headers["x-request-id"] == "probe-1"
+
+
+def _timings(value: str) -> dict[str, float]:
+    """`edge;dur=1.2, upstream;dur=3.4` as {"edge": 1.2, "upstream": 3.4}."""
+    out = {}
+    for metric in value.split(","):
+        name, _, duration = metric.strip().partition(";dur=")
+        out[name] = float(duration)
+    return out
+
+
+async def test_server_timing_splits_the_edge_from_the_upstream_call(edge: RunningEdge) -> None:
+    called = await edge.http.get("/v1/plans")
+    assert called.status_code == 200, called.text
+    timings = _timings(called.headers["server-timing"])
+    assert set(timings) == {"edge", "upstream"}
+    assert all(ms >= 0 for ms in timings.values())
+    # A refused call is still an upstream call; a path no rule matches never leaves the edge.
+    refused = await edge.http.get("/v1/tenants/00000000-0000-0000-0000-000000000000")
+    assert refused.status_code == 401
+    assert set(_timings(refused.headers["server-timing"])) == {"edge", "upstream"}
+    unknown = await edge.http.get("/v1/nothing/here")
+    assert unknown.status_code == 404
+    assert set(_timings(unknown.headers["server-timing"])) == {"edge"}
+    health = await edge.http.get("/healthz")
+    assert set(_timings(health.headers["server-timing"])) == {"edge"}
+
+
+def test_server_timing_reports_the_edge_share_in_milliseconds() -> None:
+    assert server_timing(0.0042, 0.003) == "edge;dur=1.200, upstream;dur=3.000"
+    assert server_timing(0.0005, None) == "edge;dur=0.500"
+    # Clocks never make the edge's share negative.
+    assert server_timing(0.001, 0.0011) == "edge;dur=0.000, upstream;dur=1.100"
 
 
 async def test_cors_preflight_and_simple_requests(edge: RunningEdge) -> None:
@@ -53,6 +88,7 @@ async def test_cors_preflight_and_simple_requests(edge: RunningEdge) -> None:
     exposed = simple.headers["access-control-expose-headers"].lower()
     assert "x-request-id" in exposed
     assert "ratelimit-remaining" in exposed
+    assert "server-timing" in exposed
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +144,48 @@ async def test_verified_users_and_api_keys_have_their_own_buckets(limited: Runni
     assert answers[0].headers["ratelimit-limit"] == "2"
 
 
+async def test_a_read_counted_while_it_runs_is_still_refused_past_the_limit(stack: Stack) -> None:
+    settings = edge_settings_for(stack.settings, rate_limit_window_seconds=86_400, rate_limit_anonymous=20)
+    async with serve_edge(settings) as running:
+        first = await running.http.get("/v1/plans")
+        assert first.headers["ratelimit-remaining"] == "19"
+        # Another edge process spends the rest of the caller's budget; this one still believes in 19.
+        other = aioredis.Redis.from_url(stack.settings.redis_url)
+        try:
+            elsewhere = RateLimiter(other, settings.rate_limit_key_prefix, settings.rate_limit_window_seconds)
+            for _ in range(19):
+                await elsewhere.hit([Bucket("anon:127.0.0.1", 20), Bucket("ip:127.0.0.1", settings.rate_limit_address)])
+        finally:
+            await other.aclose()
+        refused = await running.http.get("/v1/plans", headers={"x-request-id": "late-refusal"})
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["error"]["details"][0]["reason"] == "RATE_LIMITED"
+        assert refused.headers["ratelimit-remaining"] == "0"
+        assert int(refused.headers["retry-after"]) > 0
+        assert refused.headers["x-request-id"] == "late-refusal"
+        # A write is never run before it is counted, and is refused the same way.
+        write = await running.http.post("/v1/tenants", json={})
+        assert write.status_code == 429
+
+
+async def test_reserve_needs_a_count_with_headroom_in_the_window(stack: Stack) -> None:
+    client = aioredis.Redis.from_url(stack.settings.redis_url)
+    try:
+        limiter = RateLimiter(client, f"test-edge:{uuid.uuid4().hex}", window_seconds=60)
+        now = (time.time() // 60 + 1) * 60 + 1
+        buckets = [Bucket("a", 10), Bucket("b", 100)]
+        assert not limiter.reserve(buckets, now=now)  # nothing counted yet in this window
+        await limiter.hit(buckets, now=now)  # 9 and 99 left
+        reserved = [limiter.reserve(buckets, now=now) for _ in range(9)]
+        # Each reservation spends the estimate; a tenth of the limit (1 of 10) must stay after it.
+        assert reserved == [True] * 8 + [False]
+        assert not limiter.reserve(buckets, now=now + 60)  # a new window starts unknown
+        await limiter.hit([Bucket("a", 10)], now=now)  # Redis has counted 2 of `a`: the estimate was too low
+        assert limiter.reserve(buckets, now=now)
+    finally:
+        await client.aclose()
+
+
 async def test_limiter_counts_fixed_windows_and_reports_the_tightest_bucket(stack: Stack) -> None:
     client = aioredis.Redis.from_url(stack.settings.redis_url)
     try:
@@ -135,6 +213,25 @@ async def test_rate_limiter_fails_open_without_redis(stack: Stack) -> None:
         assert await RateLimiter(dead, "x", 60).hit([Bucket("a", 1)]) is None
     finally:
         await dead.aclose()
+
+
+async def test_rate_limiter_fails_open_when_redis_never_answers() -> None:
+    # A listener that accepts and stays silent, as a wedged Redis does: the limiter's own deadline lets the call go.
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = aioredis.Redis.from_url(f"redis://127.0.0.1:{port}/0")
+    try:
+        limiter = RateLimiter(client, "x", 60, timeout_seconds=0.2)
+        assert await limiter.hit([Bucket("a", 1)]) is None
+        assert await limiter.hit([Bucket("a", 1)]) is None  # the interrupted connection was not reused half-read
+    finally:
+        await client.aclose()
+        server.close()
+        await server.wait_closed()
 
 
 async def test_healthz_reports_edge_redis_and_upstreams(edge: RunningEdge) -> None:
