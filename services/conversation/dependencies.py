@@ -70,6 +70,10 @@ class Dependencies:
         """Takes one message of the plan's monthly limit; LIMIT_EXCEEDED propagates unchanged."""
         await self._messages.reserve(tenant_id)
 
+    async def release_message(self, tenant_id: uuid.UUID) -> None:
+        """Gives back a message taken for a call that turned out not to count (a failure is logged)."""
+        await self._messages.release_or_log(tenant_id)
+
     def stream_answer(
         self,
         tenant_id: uuid.UUID,

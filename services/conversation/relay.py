@@ -125,20 +125,11 @@ class MessageRelay:
         received = time.monotonic()
         ref = out.ref
         tenant_id = ref.bot.tenant_id
-        found, history = await self._store.with_recent(
-            tenant_id, ref.bot.chatbot_id, ref.conversation_id, self._history_turns
-        )
-        conversation = access.visible(ref, found)
-        if out.request_id:
-            replayed = await self._replay(out)
-            if replayed:
-                for event in replayed:
-                    yield event
-                return
-        if conversation["state"] != "active":
-            raise errors.FailedPrecondition(f"{ref.name} has ended")
-        if conversation["channel"] != pb.CHANNEL_PREVIEW:
-            await self._deps.reserve_message(tenant_id)
+        history, replayed = await self._admit(out)
+        if replayed:
+            for event in replayed:
+                yield event
+            return
         chatbot = ref.name.rsplit("/conversations/", 1)[0]
         # The answer is requested while the question is being stored: the provider's time to first token then
         # overlaps the commit. Its events wait in the call until `started` has gone out.
@@ -178,6 +169,42 @@ class MessageRelay:
             yield Event(error=answer.error)
         elif row is not None:
             yield Event(message=message_message(ref.name, row, for_visitor=ref.bot.is_visitor))
+
+    async def _admit(self, out: Outgoing) -> tuple[Sequence[asyncpg.Record], list[Event]]:
+        """The conversation's recent messages once the message may be answered, and the replay of an earlier call.
+
+        The plan's message is taken while the conversation is read: both must finish before the provider is
+        called and neither needs the other, so they cost one round trip instead of two. A message that turns out
+        not to count (no such conversation, an ended one, a preview, a replay) is given back.
+        """
+        ref = out.ref
+        tenant_id = ref.bot.tenant_id
+        read, reservation = await asyncio.gather(
+            self._store.with_recent(tenant_id, ref.bot.chatbot_id, ref.conversation_id, self._history_turns),
+            self._deps.reserve_message(tenant_id),
+            return_exceptions=True,
+        )
+        counted = False
+        try:
+            if isinstance(read, BaseException):
+                raise read
+            found, history = read
+            conversation = access.visible(ref, found)
+            if out.request_id:
+                replayed = await self._replay(out)
+                if replayed:
+                    return history, replayed
+            if conversation["state"] != "active":
+                raise errors.FailedPrecondition(f"{ref.name} has ended")
+            if conversation["channel"] == pb.CHANNEL_PREVIEW:
+                return history, []
+            if isinstance(reservation, BaseException):
+                raise reservation
+            counted = True
+            return history, []
+        finally:
+            if not counted and not isinstance(reservation, BaseException):
+                await self._deps.release_message(tenant_id)
 
     async def _relay(
         self, out: Outgoing, call: AnswerCall, answer: _Answer, answer_id: uuid.UUID

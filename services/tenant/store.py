@@ -224,27 +224,32 @@ class TenantStore:
     async def reserve(self, tenant_id: uuid.UUID, kind: str, amount: int, now: datetime) -> Usage | None:
         """Adds `amount` to a counter if the plan allows it; LIMIT_EXCEEDED otherwise; None for no tenant."""
         period = period_of(kind, now)
+        if kind not in LIMIT_COLUMNS:
+            raise ValueError(f"unknown limit {kind!r}")
         async with self._db.tenant_tx(tenant_id) as conn:
-            limit = await self._limit(conn, tenant_id, kind)
-            if limit is None:
-                return None
-            await conn.execute(
-                "INSERT INTO tenant.usage (tenant_id, kind, period) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                tenant_id,
-                kind,
-                period,
-            )
-            # One conditional UPDATE is the whole check: concurrent reservations serialise on the row lock.
-            used = await conn.fetchval(
-                """UPDATE tenant.usage SET used = used + $4
-                   WHERE tenant_id = $1 AND kind = $2 AND period = $3 AND ($5 < 0 OR used + $4 <= $5)
-                   RETURNING used""",
+            # One statement reads the plan's limit and takes the amount: every message pays for this call, so it
+            # is one round trip. The upsert's conditional update is the whole check, and concurrent reservations
+            # serialise on the counter's row lock. `kind` is one of LIMIT_COLUMNS, so naming the column is safe.
+            row = await conn.fetchrow(
+                f"""WITH plan AS (
+                      SELECT p.{kind} AS lim FROM tenant.tenants t JOIN tenant.plans p ON p.id = t.plan_id
+                      WHERE t.id = $1::uuid
+                    ), taken AS (
+                      INSERT INTO tenant.usage AS u (tenant_id, kind, period, used)
+                      SELECT $1::uuid, $2::text, $3::text, $4::bigint FROM plan WHERE plan.lim < 0 OR $4 <= plan.lim
+                      ON CONFLICT (tenant_id, kind, period) DO UPDATE SET used = u.used + EXCLUDED.used
+                      WHERE (SELECT lim FROM plan) < 0 OR u.used + EXCLUDED.used <= (SELECT lim FROM plan)
+                      RETURNING u.used
+                    )
+                    SELECT plan.lim, (SELECT used FROM taken) AS used FROM plan""",
                 tenant_id,
                 kind,
                 period,
                 amount,
-                limit,
             )
+            if row is None:
+                return None
+            limit, used = row["lim"], row["used"]
             if used is None:
                 current = await conn.fetchval(
                     "SELECT used FROM tenant.usage WHERE tenant_id = $1 AND kind = $2 AND period = $3",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING
 
 import grpc
@@ -128,6 +129,69 @@ async def test_the_plan_message_limit_is_enforced_before_any_provider_is_called(
         pb.ListMessagesRequest(parent=conversation.name), metadata=account.metadata
     )
     assert list(listed.messages) == []
+
+
+async def test_messages_that_do_not_count_give_their_reservation_back(stack: Stack, conversations: Stub) -> None:
+    account = await stack.new_tenant("uncounted")
+    bot = await create_bot(stack, account)
+    ended = await start(conversations, bot.name, account.metadata)
+    await conversations.EndConversation(pb.EndConversationRequest(name=ended.name), metadata=account.metadata)
+    preview = (
+        await conversations.CreateConversation(
+            pb.CreateConversationRequest(
+                parent=bot.name, conversation=pb.Conversation(visitor_id="owner", channel=pb.CHANNEL_PREVIEW)
+            ),
+            metadata=account.metadata,
+        )
+    ).conversation
+
+    async def messages_used() -> int:
+        limits = await stack.tenant.GetLimits(
+            tenant_pb2.GetLimitsRequest(name=account.tenant), metadata=account.metadata
+        )
+        return next(u.used for u in limits.limits if u.kind == tenant_pb2.LIMIT_KIND_MESSAGES_PER_MONTH)
+
+    before = await messages_used()
+    await expect_error(
+        send(conversations, ended.name, "Still there?", account.metadata),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "FAILED_PRECONDITION",
+    )
+    await expect_error(
+        send(conversations, f"{bot.name}/conversations/{uuid.uuid4()}", "Anyone?", account.metadata),
+        grpc.StatusCode.NOT_FOUND,
+        "RESOURCE_NOT_FOUND",
+    )
+    previewed = await send(conversations, preview.name, "Hello!", account.metadata)
+
+    assert kinds(previewed)[-1] == "message"
+    assert await messages_used() == before
+
+
+async def test_a_preview_still_answers_when_the_plan_has_no_messages_left(stack: Stack, conversations: Stub) -> None:
+    account = await stack.new_tenant("previewlimit")
+    bot = await create_bot(stack, account)
+    preview = (
+        await conversations.CreateConversation(
+            pb.CreateConversationRequest(
+                parent=bot.name, conversation=pb.Conversation(visitor_id="owner", channel=pb.CHANNEL_PREVIEW)
+            ),
+            metadata=account.metadata,
+        )
+    ).conversation
+    limits = await stack.tenant.GetLimits(tenant_pb2.GetLimitsRequest(name=account.tenant), metadata=account.metadata)
+    usage = next(u for u in limits.limits if u.kind == tenant_pb2.LIMIT_KIND_MESSAGES_PER_MONTH)
+    await stack.tenant.ReserveQuota(
+        tenant_pb2.ReserveQuotaRequest(
+            name=account.tenant, kind=tenant_pb2.LIMIT_KIND_MESSAGES_PER_MONTH, amount=usage.limit - usage.used
+        ),
+        metadata=stack.operator.metadata(account.tenant_id),
+    )
+
+    previewed = await send(conversations, preview.name, "Hello!", account.metadata)
+
+    assert kinds(previewed)[0] == "started"
+    assert kinds(previewed)[-1] == "message"
 
 
 async def test_bad_input_names_every_wrong_field(stack: Stack, conversations: Stub) -> None:

@@ -175,6 +175,35 @@ async def test_limits_show_usage_and_quota_is_enforced_atomically(stack: Stack) 
     assert released.usage.used == chatbot_limit - 1
 
 
+async def test_a_reservation_larger_than_the_limit_takes_nothing(stack: Stack) -> None:
+    account = await stack.new_tenant()
+    service_md = stack.operator.metadata(account.tenant_id)
+    kind = tenant_pb2.LIMIT_KIND_MESSAGES_PER_MONTH
+
+    async def usage() -> tenant_pb2.LimitUsage:
+        limits = await stack.tenant.GetLimits(
+            tenant_pb2.GetLimitsRequest(name=account.tenant), metadata=account.metadata
+        )
+        return next(u for u in limits.limits if u.kind == kind)
+
+    limit = (await usage()).limit
+    error = await expect_error(
+        stack.tenant.ReserveQuota(
+            tenant_pb2.ReserveQuotaRequest(name=account.tenant, kind=kind, amount=limit + 1), metadata=service_md
+        ),
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        "LIMIT_EXCEEDED",
+    )
+    taken = await stack.tenant.ReserveQuota(
+        tenant_pb2.ReserveQuotaRequest(name=account.tenant, kind=kind, amount=limit), metadata=service_md
+    )
+
+    assert "messages" in (error.details() or "")
+    assert taken.usage.used == limit
+    assert taken.usage.limit == limit
+    assert (await usage()).used == limit
+
+
 async def test_quota_rpcs_are_internal_only(stack: Stack) -> None:
     account = await stack.new_tenant()
     await expect_error(
