@@ -1,12 +1,15 @@
-"""Socket.io capacity of one edge process: N concurrent widget visitors, idle and streaming.
+"""Socket.io capacity of the edge: N concurrent widget visitors, idle and streaming, on `--edges` processes.
 
-Starts an embedded PostgreSQL, the auth, tenant and chatbot services and one edge (each its own
-process, as `avatarchat up` does), plus a paced stand-in ConversationService (the edge is measured,
-not answer generation): each answer is `--chunks` deltas `--interval-ms` apart, each stamped with its
-send time. Visitors are minimal Socket.io websocket clients in this process (see `Visitor`). Prints, per N:
-connect time, edge RSS per connection (RSS delta / N), and chunk latency p50/p99 (stamp → client).
+Starts an embedded PostgreSQL, the auth, tenant and chatbot services and `--edges` edge processes on
+one port (SO_REUSEPORT, as `avatarchat up` does), plus a paced stand-in ConversationService (the edge
+is measured, not answer generation): each answer is `--chunks` deltas `--interval-ms` apart, each
+stamped with its send time. Visitors are minimal Socket.io websocket clients (see `Visitor`) in
+`--clients` processes of their own. Prints the load model and, per N: connect time, edge RSS per
+connection (RSS delta over all edges / N), chunk latency p50/p99 (upstream stamp → visitor receipt)
+and where the CPU went.
 
-    .venv/bin/python -m bench.edge_socket_bench [--visitors 250,500,1000,2000] [--chunks 20] [--interval-ms 100]
+    .venv/bin/python -m bench.edge_socket_bench [--visitors 500,1000,2000] [--chunks 40] [--interval-ms 50]
+        [--edges 2] [--clients 1]
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ import argparse
 import asyncio
 import contextlib
 import json
+import multiprocessing
+import multiprocessing.process
 import os
+import random
 import secrets
 import socket
 import statistics
@@ -24,7 +30,9 @@ import sys
 import tempfile
 import time
 import uuid
+from array import array
 from collections.abc import AsyncIterator
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -217,69 +225,200 @@ async def disconnect_all(visitors: list[Visitor]) -> None:
     await asyncio.gather(*(v.close() for v in visitors), return_exceptions=True)
 
 
-def rss(process: psutil.Process) -> int:
-    """Resident memory of the edge in bytes."""
-    return int(process.memory_info().rss)
+async def converse(visitor: Visitor, delay: float, answers: int, wait_seconds: float) -> tuple[int, int]:
+    """After `delay` s, asks `answers` questions, each when the previous answer ended; (failed, unfinished)."""
+    await asyncio.sleep(delay)
+    failed = unfinished = 0
+    for _ in range(answers):
+        visitor.ended.clear()
+        ack = await visitor.call("message:send", {"text": "hi"})
+        if not ack.get("ok"):
+            failed += 1
+            continue
+        try:
+            await asyncio.wait_for(visitor.ended.wait(), wait_seconds)
+        except TimeoutError:
+            unfinished += 1
+    return failed, unfinished
 
 
-async def one_round(
-    url: str, embed_id: str, edge: psutil.Process, count: int, stream: bool, chunks: int, interval: float
-) -> dict[str, Any]:
-    """Connects `count` visitors, optionally streams one answer to each, measures and disconnects."""
-    await asyncio.sleep(1.0)
-    before = rss(edge)
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
-    visitors, connect_seconds = await connect_all(session, url, embed_id, count, batch=100)
-    await asyncio.sleep(2.0)
-    after = rss(edge)
-    result: dict[str, Any] = {
-        "n": count,
-        "mode": "streaming" if stream else "idle",
-        "connect_s": connect_seconds,
-        "kib_per_conn": (after - before) / count / 1024,
-        "cpu": edge.cpu_percent(interval=None),
+async def stream_round(visitors: list[Visitor], ramp: float, answers: int, wait_seconds: float) -> dict[str, Any]:
+    """Every visitor starts at a random moment within `ramp` s and asks `answers` questions back to back."""
+    for v in visitors:
+        v.latencies.clear()
+        v.errors.clear()
+    outcomes = await asyncio.gather(*(converse(v, random.uniform(0, ramp), answers, wait_seconds) for v in visitors))
+    latencies = array("d", (ms for v in visitors for ms in v.latencies))
+    return {
+        "latencies": latencies.tobytes(),
+        "failed": sum(f for f, _ in outcomes),
+        "unfinished": sum(u for _, u in outcomes),
+        "errors": sorted({e for v in visitors for e in v.errors})[:5],
     }
-    if stream:
-        edge.cpu_percent(interval=None)
-        start = time.perf_counter()
-        acks = await asyncio.gather(*(v.call("message:send", {"text": "hi"}) for v in visitors))
-        failed = sum(1 for a in acks if not a.get("ok"))
-        waits = [asyncio.create_task(v.ended.wait()) for v in visitors if not v.ended.is_set()]
-        if waits:
-            _, pending = await asyncio.wait(waits, timeout=60 + 3 * chunks * interval)
-            for task in pending:
-                task.cancel()
-        result["stream_s"] = time.perf_counter() - start
-        result["unfinished"] = sum(1 for v in visitors if not v.ended.is_set())
-        errors = sorted({e for v in visitors for e in v.errors})
-        if errors:
-            result["errors"] = errors[:5]
-        result["cpu"] = edge.cpu_percent(interval=None)
-        latencies = [ms for v in visitors for ms in v.latencies]
-        cuts = statistics.quantiles(latencies, n=100)
-        result.update(p50=cuts[49], p99=cuts[98], chunks=len(latencies), failed=failed)
-    await disconnect_all(visitors)
-    await session.close()
-    return result
 
 
-def print_table(results: list[dict[str, Any]], chunks: int, interval_ms: int) -> None:
+def client_process(conn: Connection, url: str, embed_id: str) -> None:
+    """A load-generating process: holds its share of the visitors and obeys the parent's commands."""
+    asyncio.run(_serve_commands(conn, url, embed_id))
+
+
+async def _serve_commands(conn: Connection, url: str, embed_id: str) -> None:
+    loop = asyncio.get_running_loop()
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    visitors: list[Visitor] = []
+    try:
+        while True:
+            command, arg = await loop.run_in_executor(None, conn.recv)
+            if command == "connect":
+                visitors, seconds = await connect_all(session, url, embed_id, int(arg), batch=50)
+                conn.send(seconds)
+            elif command == "stream":
+                conn.send(await stream_round(visitors, *arg))
+            elif command == "close":
+                await disconnect_all(visitors)
+                visitors = []
+                conn.send(None)
+            else:
+                return
+    finally:
+        await disconnect_all(visitors)
+        await session.close()
+
+
+class Clients:
+    """The load-generating processes, each with an equal share of the visitors."""
+
+    def __init__(self, count: int, url: str, embed_id: str) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._pipes: list[Connection] = []
+        self.processes: list[multiprocessing.process.BaseProcess] = []
+        for _ in range(count):
+            parent, child = context.Pipe()
+            process = context.Process(target=client_process, args=(child, url, embed_id), daemon=True)
+            process.start()
+            self._pipes.append(parent)
+            self.processes.append(process)
+
+    def ask_all(self, command: str, args: list[Any]) -> list[Any]:
+        """Sends each process its command, then collects every reply."""
+        for pipe, arg in zip(self._pipes, args, strict=True):
+            pipe.send((command, arg))
+        return [pipe.recv() for pipe in self._pipes]
+
+    def shares(self, total: int) -> list[int]:
+        """`total` visitors split over the processes."""
+        n = len(self._pipes)
+        return [total // n + (1 if i < total % n else 0) for i in range(n)]
+
+    def stop(self) -> None:
+        """Ends every process."""
+        for pipe in self._pipes:
+            with contextlib.suppress(OSError):
+                pipe.send(("exit", None))
+        for process in self.processes:
+            process.join(timeout=30)
+
+
+def rss(processes: list[psutil.Process]) -> int:
+    """Resident memory of the edge processes in bytes."""
+    return sum(int(p.memory_info().rss) for p in processes)
+
+
+def cpu(processes: list[psutil.Process]) -> float:
+    """CPU % of the processes since the previous call (100 = one core)."""
+    return float(sum(p.cpu_percent(interval=None) for p in processes))
+
+
+def one_round(
+    clients: Clients,
+    edges: list[psutil.Process],
+    others: list[psutil.Process],
+    count: int,
+    args: argparse.Namespace,
+) -> list[dict[str, Any]]:
+    """Connects `count` visitors (idle row), streams one answer to each (streaming row), disconnects."""
+    time.sleep(1.0)
+    before = rss(edges)
+    cpu(edges)
+    start = time.perf_counter()
+    clients.ask_all("connect", clients.shares(count))
+    connect_seconds = time.perf_counter() - start
+    time.sleep(2.0)
+    idle = {
+        "n": count,
+        "mode": "idle",
+        "connect_s": connect_seconds,
+        "kib_per_conn": (rss(edges) - before) / count / 1024,
+        "edge_cpu": cpu(edges),
+    }
+    interval = args.interval_ms / 1000
+    cpu(edges)
+    cpu(others)
+    start = time.perf_counter()
+    answer_seconds = args.chunks * interval
+    work = (answer_seconds, args.answers, 60 + 3 * answer_seconds)
+    replies = clients.ask_all("stream", [work] * len(clients.processes))
+    streaming: dict[str, Any] = {**idle, "mode": "streaming", "edge_cpu": cpu(edges), "other_cpu": cpu(others)}
+    streaming["stream_s"] = time.perf_counter() - start
+    latencies = array("d")
+    for reply in replies:
+        latencies.frombytes(reply["latencies"])
+    cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [float("nan")] * 99
+    streaming.update(
+        p50=cuts[49],
+        p99=cuts[98],
+        chunks=len(latencies),
+        failed=sum(r["failed"] for r in replies),
+        unfinished=sum(r["unfinished"] for r in replies),
+    )
+    errors = sorted({e for r in replies for e in r["errors"]})
+    if errors:
+        streaming["errors"] = errors[:5]
+    clients.ask_all("close", [None] * len(clients.processes))
+    return [idle, streaming]
+
+
+def load_model(args: argparse.Namespace) -> str:
+    """The load the run offers, in words."""
+    per_visitor = 1000 / args.interval_ms
+    answer_seconds = args.chunks * args.interval_ms / 1000
+    return (
+        f"Load model: each visitor asks {args.answers} questions back to back; an answer is {args.chunks} chunks "
+        f"{args.interval_ms} ms apart ({per_visitor:.0f} chunks/s per visitor, as an LLM streaming "
+        f"{per_visitor:.0f} tokens/s); visitors start at random moments within one answer ({answer_seconds:.1f} s), "
+        f"so after that every visitor is streaming at once: offered load = visitors x {per_visitor:.0f} chunks/s. "
+        f"{args.edges} edge process(es) on one port (SO_REUSEPORT); {args.clients} client process(es) with raw "
+        "websocket visitors; one stand-in ConversationService process. Latency = upstream stamp -> visitor receipt. "
+        f"All on this {os.cpu_count()}-core machine."
+    )
+
+
+def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
     """The results as a Markdown table."""
-    print(f"\nOne edge process; answers of {chunks} chunks {interval_ms} ms apart; clients in one process.\n")
-    print("| visitors | mode      | connect (s) | edge RSS/conn (KiB) | chunks   | p50 (ms) | p99 (ms) | edge CPU % |")
-    print("|---------:|-----------|------------:|--------------------:|---------:|---------:|---------:|-----------:|")
+    print(f"\n{load_model(args)}\n")
+    print(
+        "| visitors | mode      | offered chunks/s | connect (s) | edge RSS/conn (KiB) | chunks   | p50 (ms) "
+        "| p99 (ms) | edge CPU % | clients+upstream CPU % |"
+    )
+    print(
+        "|---------:|-----------|-----------------:|------------:|--------------------:|---------:|---------:"
+        "|---------:|-----------:|-----------------------:|"
+    )
     for r in results:
+        streaming = "p50" in r
+        offered = f"{r['n'] * 1000 / args.interval_ms:>16.0f}" if streaming else f"{'':>16}"
         chunk_cols = (
-            f"{r['chunks']:>8} | {r['p50']:>8.1f} | {r['p99']:>8.1f}" if "p50" in r else f"{'':>8} | {'':>8} | {'':>8}"
+            f"{r['chunks']:>8} | {r['p50']:>8.1f} | {r['p99']:>8.1f}" if streaming else f"{'':>8} | {'':>8} | {'':>8}"
         )
+        other = f"{r['other_cpu']:>22.0f}" if streaming else f"{'':>22}"
         print(
-            f"| {r['n']:>8} | {r['mode']:<9} | {r['connect_s']:>11.1f} | {r['kib_per_conn']:>19.1f} | "
-            f"{chunk_cols} | {r['cpu']:>10.0f} |"
+            f"| {r['n']:>8} | {r['mode']:<9} | {offered} | {r['connect_s']:>11.1f} | {r['kib_per_conn']:>19.1f} | "
+            f"{chunk_cols} | {r['edge_cpu']:>10.0f} | {other} |"
         )
 
 
-async def run(settings: RuntimeSettings, url: str, edge: psutil.Process, args: argparse.Namespace) -> None:
-    """Waits for everything, then measures each visitor count idle and streaming."""
+async def wait_ready(settings: RuntimeSettings, url: str) -> str:
+    """Waits for the services and the edge; returns the embed id of a fresh bot."""
     for service in ("auth", "tenant", "chatbot"):
         if not await wait_serving(settings, service, within_seconds=90):
             raise RuntimeError(f"{service} did not start")
@@ -293,23 +432,39 @@ async def run(settings: RuntimeSettings, url: str, edge: psutil.Process, args: a
             await asyncio.sleep(0.1)
         else:
             raise RuntimeError("the edge did not start")
-    embed_id = await create_bot(settings)
+    return await create_bot(settings)
+
+
+def run(
+    settings: RuntimeSettings, url: str, edges: list[psutil.Process], upstream: psutil.Process, args: argparse.Namespace
+) -> None:
+    """Waits for everything, then measures each visitor count idle and streaming."""
+    embed_id = asyncio.run(wait_ready(settings, url))
+    time.sleep(2.0)  # every edge process's lifespan, not just the first to answer /healthz
+    clients = Clients(args.clients, url, embed_id)
+    others = [upstream, *(psutil.Process(p.pid) for p in clients.processes if p.pid is not None)]
+    print(load_model(args), flush=True)
     results = []
-    for count in args.visitors:
-        for stream in (False, True):
-            result = await one_round(url, embed_id, edge, count, stream, args.chunks, args.interval_ms / 1000)
-            print(json.dumps(result), flush=True)
-            results.append(result)
-    print_table(results, args.chunks, args.interval_ms)
+    try:
+        for count in args.visitors:
+            for result in one_round(clients, edges, others, count, args):
+                print(json.dumps(result), flush=True)
+                results.append(result)
+    finally:
+        clients.stop()
+    print_table(results, args)
 
 
 def main() -> None:
     """Starts the processes, measures, and stops everything it started."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--visitors", type=lambda v: [int(x) for x in v.split(",")], default=[250, 500, 1000, 2000])
-    parser.add_argument("--chunks", type=int, default=20)
-    parser.add_argument("--interval-ms", type=int, default=100)
-    parser.add_argument("--edge-log", default="", help="append the edge's stderr (its log) to this file")
+    parser.add_argument("--visitors", type=lambda v: [int(x) for x in v.split(",")], default=[500, 1000, 2000])
+    parser.add_argument("--chunks", type=int, default=40)
+    parser.add_argument("--interval-ms", type=int, default=50)
+    parser.add_argument("--answers", type=int, default=2, help="questions each visitor asks, back to back")
+    parser.add_argument("--edges", type=int, default=os.cpu_count() or 1, help="edge processes on one port")
+    parser.add_argument("--clients", type=int, default=1, help="load-generating processes")
+    parser.add_argument("--edge-log", default="", help="append the edges' stderr (their log) to this file")
     parser.add_argument("--serve-paced", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_paced:
@@ -334,7 +489,10 @@ def main() -> None:
             "AVATARCHAT_HTTP_PORT": str(edge_port),
             "AVATARCHAT_HEALTH_REQUIRED_SERVICES": json.dumps(["auth", "tenant", "chatbot"]),
             "AVATARCHAT_SOCKETIO_CHANNEL": f"bench-{uuid.uuid4().hex}",
+            "AVATARCHAT_WIDGET_KEY_PREFIX": f"bench-{uuid.uuid4().hex[:12]}",
         }
+        if args.edges > 1:
+            env["AVATARCHAT_REUSE_PORT"] = "true"
         settings = RuntimeSettings(data_dir=data_dir, database_url=url, service_addresses=addresses)
         commands = [[sys.executable, "-m", m] for m in ("services.auth", "services.tenant", "services.chatbot")]
         paced_args = ["--chunks", str(args.chunks), "--interval-ms", str(args.interval_ms)]
@@ -342,14 +500,15 @@ def main() -> None:
         commands.append(
             [sys.executable, "-m", "bench.edge_socket_bench", "--serve-paced", str(paced_port), *paced_args]
         )
-        commands.append([sys.executable, "-m", "edge"])
+        commands += [[sys.executable, "-m", "edge"]] * args.edges
         edge_log = open(args.edge_log, "ab") if args.edge_log else subprocess.DEVNULL  # noqa: SIM115 - closed below
         children = [
             subprocess.Popen(c, env=env, cwd=root, stderr=edge_log if c[-1] == "edge" else subprocess.DEVNULL)
             for c in commands
         ]
         try:
-            asyncio.run(run(settings, f"http://127.0.0.1:{edge_port}", psutil.Process(children[-1].pid), args))
+            edges = [psutil.Process(c.pid) for c in children[-args.edges :]]
+            run(settings, f"http://127.0.0.1:{edge_port}", edges, psutil.Process(children[3].pid), args)
         finally:
             for child in children:
                 child.terminate()

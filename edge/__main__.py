@@ -5,6 +5,7 @@ from __future__ import annotations
 import uvicorn
 
 from edge.assembly import build_edge_app
+from edge.listener import listening_socket
 from edge.settings import EdgeSettings
 from services.runtime import logs
 
@@ -13,10 +14,8 @@ def main() -> None:
     """Serves until SIGTERM/SIGINT; uvicorn stops accepting, lets requests finish within the grace, then closes."""
     settings = EdgeSettings()
     logs.configure("edge", settings.log_level, settings.log_json)
-    uvicorn.run(
+    config = uvicorn.Config(
         build_edge_app(settings)[0],
-        host=settings.http_host,
-        port=settings.http_port,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
@@ -26,6 +25,9 @@ def main() -> None:
         # httptools parses HTTP when installed; the loop stays asyncio, the one grpc.aio is tested on.
         loop="asyncio",
     )
+    # Bound here rather than by uvicorn, which cannot set SO_REUSEPORT.
+    sock = listening_socket(settings.http_host, settings.http_port, settings.reuse_port)
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 main()

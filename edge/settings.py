@@ -120,3 +120,9 @@ class EdgeSettings(RuntimeSettings):
 
     widget_redis_connections: int = 128
     """Redis connections each of the realtime clients (Socket.io fan-out; presence, resume, limits) may open."""
+
+    reuse_port: bool = False
+    """Bind with SO_REUSEPORT so several edge processes serve one port (the kernel spreads connections)."""
+
+    processes: int = 0
+    """Edge processes `avatarchat up` runs on the one port (0: one per CPU core); see edge/README.md on stickiness."""

@@ -17,6 +17,7 @@ from edge.realtime.presence import Presence
 from edge.realtime.protocol import Handshake, ProtocolError, SendRequest, StreamTranslator, as_json
 from edge.realtime.relay import StreamRelay
 from edge.realtime.replay import ReplayLog
+from edge.realtime.rooms import RoomHosts
 from edge.realtime.visitors import Visitor, chatbot_room, conversation_room
 from edge.settings import EdgeSettings
 
@@ -67,6 +68,7 @@ class WidgetHub:
         gateway: Gateway,
         presence: Presence,
         replay: ReplayLog,
+        hosts: RoomHosts,
         limiter: RateLimiter,
         emit: Emit,
         join: Join,
@@ -75,11 +77,14 @@ class WidgetHub:
         self._gateway = gateway
         self.presence = presence
         self._replay = replay
+        self._hosts = hosts
         self._limiter = limiter
         self._emit = emit
         self._join = join
         self._visitors: dict[str, Visitor] = {}
         self._streams: set[asyncio.Task[None]] = set()
+        self._relays: dict[str, StreamRelay] = {}
+        """Answers relayed by this process, by message id (for wake-ups)."""
 
     def visitor(self, sid: str) -> Visitor:
         """The visitor of a connected socket."""
@@ -157,25 +162,39 @@ class WidgetHub:
         )
         if not resumed:
             return
-        room = conversation_room(visitor.conversation)
         last = handshake.last_chunk
         prefix = f"{visitor.conversation}/messages/"
         live = await self._replay.live(visitor.conversation)
         if last is not None and last.message_id.startswith(prefix) and last.message_id != live:
             await self._send_stored(sid, visitor, last.message_id)
         if live is None or last is None:
-            await self._join(sid, room)  # nothing to resume exactly: the room brings what comes next
+            await self._join_conversation(sid, visitor.conversation)  # nothing to resume exactly
             return
         after = last.index if last.message_id == live else -1
         ended = await self._replay.queue(live, sid, after)
         if ended is not None:  # it ended between the two reads: the stored answer, then the room
             await self._send_stored(sid, visitor, live, ended)
-            await self._join(sid, room)
+            await self._join_conversation(sid, visitor.conversation)
             return
         await asyncio.sleep(self._settings.resume_join_timeout_seconds)
         if sid in self._visitors and await self._replay.withdraw(live, sid, after):
             log.warning("the relay of an answer did not take a resume; joining the room directly")
-            await self._join(sid, room)
+            await self._join_conversation(sid, visitor.conversation)
+
+    async def _join_conversation(self, sid: str, conversation: str) -> None:
+        """Puts a socket into a conversation room, then wakes the relay of an answer streaming there.
+
+        The relay may be on another process and sending its chunks to its own sockets only; woken,
+        it sees this process in the room's registry (rooms.py) and sends through Redis from then on.
+        """
+        await self._join(sid, conversation_room(conversation))
+        await self._replay.wake_live(conversation)
+
+    def wake(self, message_id: str) -> None:
+        """Wakes the relay of an answer if this process runs it (replay.py, rooms.py)."""
+        relay = self._relays.get(message_id)
+        if relay is not None:
+            relay.wake()
 
     async def _send_stored(
         self, sid: str, visitor: Visitor, message_id: str, ended: dict[str, Any] | None = None
@@ -240,7 +259,7 @@ class WidgetHub:
         if translated is None or translated[0] != "stream:start":
             raise ProtocolError("the answer stream did not start", "UNAVAILABLE")
         room = conversation_room(visitor.conversation)
-        await self._replay.start(visitor.conversation, translator.message_id)
+        await self._replay.start(visitor.conversation, translator.message_id, self._hosts.host_id)
         echo = conversation_pb2.Message(
             name=first.started.visitor_message,
             role=conversation_pb2.MESSAGE_ROLE_VISITOR,
@@ -250,10 +269,19 @@ class WidgetHub:
         )
         await self._emit("message:receive", {"message": as_json(echo)}, room=room)
         await self._emit(*translated, room=room)
-        relay = StreamRelay(translator, self._replay, self._emit, self._join, request.client_message_id)
+        relay = StreamRelay(
+            translator,
+            self._replay,
+            hosts=self._hosts,
+            emit=self._emit,
+            join=self._join,
+            request_id=request.client_message_id,
+        )
         task = asyncio.create_task(relay.run(stream))
         self._streams.add(task)
+        self._relays[relay.message_id] = relay
         task.add_done_callback(self._streams.discard)
+        task.add_done_callback(lambda _: self._relays.pop(relay.message_id, None))
         return {"ok": True, "messageId": translator.message_id, "conversation": visitor.conversation}
 
     async def typing(self, sid: str, event: str) -> None:

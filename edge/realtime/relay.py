@@ -1,4 +1,8 @@
-"""Relays one SendMessage stream to its conversation room, rejoining reconnected sockets exactly (replay.py)."""
+"""Relays one SendMessage stream to its conversation room, rejoining reconnected sockets exactly (replay.py).
+
+Chunks go straight to this process's sockets while no other edge process holds a socket of the
+conversation (rooms.py); otherwise, and for every other event, through the Redis manager.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +16,16 @@ import grpc
 from avatarchat.conversation.v1 import conversation_pb2
 from edge.realtime.protocol import StreamTranslator
 from edge.realtime.replay import ReplayLog, Resumer
+from edge.realtime.rooms import RoomHosts
 from edge.realtime.visitors import conversation_room
 
 log = logging.getLogger(__name__)
 
-#: Queued resumes are taken before a chunk at most this often (a Redis round trip per chunk costs
-#: more than everything else a chunk needs); a reconnecting widget waits at most this much longer.
-_TAKE_EVERY_SECONDS = 0.25
+#: A relay re-reads the resume queue and the room's processes this often even when not woken: a
+#: wake-up lost with a dropped Redis connection delays a resume by at most this much.
+_REFRESH_EVERY_SECONDS = 5.0
 
-#: Emits (event, payload) to `room=` or `to=`.
+#: Emits (event, payload) to `room=` or `to=`; `local=True` reaches only this process's sockets.
 Emit = Callable[..., Awaitable[None]]
 #: Puts a socket (on any edge) into a room.
 Join = Callable[[str, str], Awaitable[None]]
@@ -30,21 +35,44 @@ class StreamRelay:
     """Forwards one answer; keeps its chunks in memory for sockets that rejoin mid-stream."""
 
     def __init__(
-        self, translator: StreamTranslator, replay: ReplayLog, emit: Emit, join: Join, request_id: str
+        self,
+        translator: StreamTranslator,
+        replay: ReplayLog,
+        *,
+        hosts: RoomHosts,
+        emit: Emit,
+        join: Join,
+        request_id: str,
     ) -> None:
         self._translator = translator
         self._replay = replay
+        self._hosts = hosts
         self._emit = emit
         self._join = join
         self._request_id = request_id
         self._chunks: list[dict[str, Any]] = []
         self._room = conversation_room(translator.conversation)
-        self._taken_at = 0.0
+        self._refreshed_at = time.monotonic()
+        self._woken = False
+        self._rejoined = False
+        """Set once this relay moved a socket into the room: it may be on another process."""
+        self._others = True
+        """Whether another process may hold a socket of the room (read at start, then when woken)."""
+
+    @property
+    def message_id(self) -> str:
+        """The answer this relay forwards."""
+        return self._translator.message_id
+
+    def wake(self) -> None:
+        """Asks for the resume queue and the room's processes to be re-read before the next chunk."""
+        self._woken = True
 
     async def run(self, stream: AsyncIterator[conversation_pb2.SendMessageResponse]) -> None:
         """Forwards every event after `started` until the final message or error; never raises."""
         message_id = self._translator.message_id
         try:
+            self._others = await self._hosts.others(self._room)
             async for event in stream:
                 translated = self._translator.translate(event)
                 if translated is None:
@@ -54,11 +82,11 @@ class StreamRelay:
                     await self._finish(name, payload)
                     return
                 if name == "stream:chunk":
-                    now = time.monotonic()
-                    if now - self._taken_at >= _TAKE_EVERY_SECONDS:
-                        self._taken_at = now
-                        await self._rejoin(await self._replay.take(message_id))
+                    if self._woken or time.monotonic() - self._refreshed_at >= _REFRESH_EVERY_SECONDS:
+                        await self._refresh()
                     self._chunks.append(payload)
+                    await self._emit(name, payload, room=self._room, local=not (self._others or self._rejoined))
+                    continue
                 await self._emit(name, payload, room=self._room)
         except grpc.aio.AioRpcError as exc:
             log.warning("answer stream failed", extra={"code": exc.code().name, "message_id": message_id})
@@ -70,8 +98,18 @@ class StreamRelay:
             return
         await self._fail("UNAVAILABLE", "the answer stream ended early")
 
+    async def _refresh(self) -> None:
+        """Serves queued resumes, then re-reads whether other processes hold sockets of the room."""
+        self._woken = False
+        self._refreshed_at = time.monotonic()
+        await self._rejoin(await self._replay.take(self._translator.message_id))
+        self._others = await self._hosts.others(self._room)
+
     async def _rejoin(self, resumers: list[Resumer]) -> None:
         """Sends each queued socket the chunks after its last one, then puts it into the room."""
+        if resumers:
+            # Its socket may be on another process, which adds itself to the registry only later.
+            self._rejoined = True
         for resumer in resumers:
             for chunk in self._chunks:
                 if chunk["index"] > resumer.after:

@@ -40,7 +40,7 @@ WORKERS: dict[str, str] = {"knowledge-worker": "services.knowledge.worker"}
 
 def _start(name: str, env: dict[str, str], log_dir: Path, module: str | None = None) -> Child:
     log = log_dir / f"{name}.log"
-    module = module or (EDGE if name == EDGE else f"services.{name}")
+    module = module or (EDGE if name.startswith(EDGE) else f"services.{name}")
     with log.open("ab") as out:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", module], env=env, stdout=out, stderr=subprocess.STDOUT
@@ -48,12 +48,18 @@ def _start(name: str, env: dict[str, str], log_dir: Path, module: str | None = N
     return Child(name, process, log)
 
 
-def _edge_url() -> str:
-    """Where the edge listens (its own settings: AVATARCHAT_HTTP_HOST/PORT)."""
+def _edge_url() -> tuple[str, int]:
+    """Where the edge listens and how many processes serve it (AVATARCHAT_HTTP_HOST/PORT, AVATARCHAT_PROCESSES)."""
     from edge.settings import EdgeSettings
 
     edge = EdgeSettings()
-    return f"http://{edge.http_host}:{edge.http_port}"
+    return f"http://{edge.http_host}:{edge.http_port}", edge.processes or os.cpu_count() or 1
+
+
+def _start_edges(count: int, env: dict[str, str], log_dir: Path) -> list[Child]:
+    """`count` edge processes on one port (SO_REUSEPORT), sharing rooms and state through Redis."""
+    edge_env = {**env, "AVATARCHAT_REUSE_PORT": "true"} if count > 1 else env
+    return [_start(EDGE if i == 0 else f"{EDGE}-{i + 1}", edge_env, log_dir) for i in range(count)]
 
 
 def _wait_http(url: str, child: Child, within_seconds: float) -> bool:
@@ -129,13 +135,14 @@ def up(settings: RuntimeSettings) -> int:
             return 1
         children += [_start(name, env, log_dir, module) for name, module in WORKERS.items()]
         tenant = asyncio.run(seed_demo(settings))
-        edge_url = _edge_url()
-        edge = _start(EDGE, env, log_dir)
-        children.append(edge)
-        if not _wait_http(f"{edge_url}/healthz", edge, within_seconds=60):
-            print(f"the edge did not become healthy; last log lines ({edge.log}):\n{_tail(edge.log)}")
-            return 1
-        _print_urls(settings, tenant, log_dir, edge_url)
+        edge_url, processes = _edge_url()
+        edges = _start_edges(processes, env, log_dir)
+        children += edges
+        for edge in edges:
+            if not _wait_http(f"{edge_url}/healthz", edge, within_seconds=60):
+                print(f"{edge.name} did not become healthy; last log lines ({edge.log}):\n{_tail(edge.log)}")
+                return 1
+        _print_urls(settings, tenant, log_dir, edge_url, processes)
         while not stopping:
             for child in children:
                 if child.process.poll() is not None:
@@ -151,14 +158,14 @@ def up(settings: RuntimeSettings) -> int:
         print("stopped")
 
 
-def _print_urls(settings: RuntimeSettings, tenant: str, log_dir: Path, edge_url: str) -> None:
+def _print_urls(settings: RuntimeSettings, tenant: str, log_dir: Path, edge_url: str, processes: int) -> None:
     print("\navatarchat is running:")
     for name in RUNNABLE_SERVICES:
         metrics = SERVICE_PORTS[name] + METRICS_PORT_OFFSET
         print(
             f"  {name:<13} grpc {settings.address_of(name):<17} metrics http://{settings.grpc_host}:{metrics}/metrics"
         )
-    print(f"  {EDGE:<13} http {edge_url}  (REST, Socket.io /widget, /embed.js)")
+    print(f"  {EDGE:<13} http {edge_url}  (REST, Socket.io /widget, /embed.js; {processes} processes)")
     print(f"\n  dashboard     {edge_url}/docs  (REST API with Swagger UI; sign in as the demo owner)")
     print(f"  demo page     {edge_url}/demo  (the demo bot's widget embedded)")
     print(f"  REST docs     {edge_url}/docs  ·  OpenAPI {edge_url}/openapi.json")
