@@ -24,7 +24,9 @@ from services.knowledge.ingest_store import IngestStore, Job, Outcome, StoredChu
 from services.knowledge.sitemap import sitemap_pages
 from services.knowledge.tokens import TokenCounter
 from services.knowledge.url_fetch import SafeFetcher
+from services.runtime import errors
 from services.runtime.bus import PermanentFailure
+from services.runtime.quota import PlanQuota
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +78,15 @@ class Ingestor:
         counter: TokenCounter,
         fetcher: SafeFetcher,
         options: IngestOptions,
+        *,
+        storage_quota: PlanQuota,
     ) -> None:
         self._store = store
         self._embedder = embedder
         self._counter = counter
         self._fetcher = fetcher
         self._options = options
+        self._storage = storage_quota
 
     async def handle(self, body: Mapping[str, Any], routing_key: str) -> None:
         """Processes the document an event names; a malformed event is dead-lettered."""
@@ -126,7 +131,7 @@ class Ingestor:
         size = self._options.batch_size
         for first in range(0, len(pieces), size):
             batch = pieces[first : first + size]
-            vectors += await self._embedder.embed([_embedding_text(c) for _, c in batch])
+            vectors += await self._embedder.embed([embedding_text(c) for _, c in batch])
             if self._options.delay_seconds:
                 await asyncio.sleep(self._options.delay_seconds)
             percent = 20 + int(75 * len(vectors) / max(len(pieces), 1))
@@ -137,15 +142,34 @@ class Ingestor:
             for (url, c), vector in zip(pieces, vectors, strict=True)
         ]  # fmt: skip
         first_doc = sources[0].document
+        # An upload's bytes were charged when it was stored; a URL import's are charged now that they are known,
+        # and given back unless this attempt is the one that makes the document ready.
+        charge = len(content) if job.source_kind == "url" else 0
         outcome = Outcome(
             title=first_doc.title,
             mime_type="text/html" if job.url_mode == "sitemap" else first_doc.mime_type,
             size_bytes=len(content),
             content_sha256=sha256,
             page_count=len(sources) if job.source_kind == "url" else first_doc.page_count,
+            charged_bytes=charge,
         )
-        if await self._store.finish(job, attempt, outcome, stored):
+        if charge:
+            await self._reserve_storage(job.tenant_id, charge)
+        finished = False
+        try:
+            finished = await self._store.finish(job, attempt, outcome, stored)
+        finally:
+            if not finished and charge:
+                await self._storage.release_or_log(job.tenant_id, charge)
+        if finished:
             log.info("document ready", extra={"document": str(job.document_id), "chunks": len(stored)})
+
+    async def _reserve_storage(self, tenant_id: uuid.UUID, amount: int) -> None:
+        """Takes `amount` bytes of the plan's storage; a full plan fails the document for good, with the limit named."""
+        try:
+            await self._storage.reserve(tenant_id, amount)
+        except errors.LimitExceeded as exc:
+            raise PermanentFailure(f"{amount} bytes do not fit the plan: {exc}") from None
 
     async def _sources(self, job: Job) -> list[_Source]:
         """The uploaded content, or the fetched page(s) of a URL import, extracted."""
@@ -178,6 +202,6 @@ class Ingestor:
         return found
 
 
-def _embedding_text(chunk: Chunk) -> str:
+def embedding_text(chunk: Chunk) -> str:
     """What is embedded: the innermost heading gives a chunk the context its text alone may lack."""
     return f"{chunk.title_path[-1]}\n{chunk.text}" if chunk.title_path else chunk.text
