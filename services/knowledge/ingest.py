@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -127,15 +127,15 @@ class Ingestor:
                 raise PermanentFailure(f"same content as document {duplicate} of this knowledge base")
         pieces = await asyncio.to_thread(self._chunk, job, sources)
         await self._store.progress(job.tenant_id, job.document_id, attempt, 20)
-        vectors: list[list[float]] = []
-        size = self._options.batch_size
-        for first in range(0, len(pieces), size):
-            batch = pieces[first : first + size]
-            vectors += await self._embedder.embed([embedding_text(c) for _, c in batch])
+
+        async def embedded(done: int) -> None:
             if self._options.delay_seconds:
                 await asyncio.sleep(self._options.delay_seconds)
-            percent = 20 + int(75 * len(vectors) / max(len(pieces), 1))
+            percent = 20 + int(75 * done / max(len(pieces), 1))
             await self._store.progress(job.tenant_id, job.document_id, attempt, percent)
+
+        texts = [embedding_text(c) for _, c in pieces]
+        vectors = await embed_in_batches(self._embedder, texts, self._options.batch_size, embedded)
         stored = [
             StoredChunk(c.index, c.text, c.token_count, c.title_path, c.page, c.char_start, c.char_end, url,
                         c.content_sha256, vector)
@@ -200,6 +200,27 @@ class Ingestor:
                     seen.add(chunk.content_sha256)
                     found.append((source.url, replace(chunk, index=len(found))))
         return found
+
+
+async def embed_in_batches(
+    embedder: Embedder,
+    texts: Sequence[str],
+    batch_size: int,
+    after_batch: Callable[[int], Awaitable[None]] | None = None,
+) -> list[list[float]]:
+    """One vector per text, in input order, embedded in batches of texts of similar length; `after_batch` gets how
+    many texts are done after each batch (progress)."""
+    # A batch is padded to its longest text, so batching neighbours by length rather than by position spends
+    # less of the model's time on padding (a document's chunks are mostly full-size, with short ones between).
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    vectors: list[list[float]] = [[] for _ in texts]
+    for first in range(0, len(order), batch_size):
+        positions = order[first : first + batch_size]
+        for position, vector in zip(positions, await embedder.embed([texts[i] for i in positions]), strict=True):
+            vectors[position] = vector
+        if after_batch is not None:
+            await after_batch(min(first + batch_size, len(order)))
+    return vectors
 
 
 def embedding_text(chunk: Chunk) -> str:
