@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -24,7 +24,9 @@ from services.knowledge.ingest_store import IngestStore, Job, Outcome, StoredChu
 from services.knowledge.sitemap import sitemap_pages
 from services.knowledge.tokens import TokenCounter
 from services.knowledge.url_fetch import SafeFetcher
+from services.runtime import errors
 from services.runtime.bus import PermanentFailure
+from services.runtime.quota import PlanQuota
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +78,15 @@ class Ingestor:
         counter: TokenCounter,
         fetcher: SafeFetcher,
         options: IngestOptions,
+        *,
+        storage_quota: PlanQuota,
     ) -> None:
         self._store = store
         self._embedder = embedder
         self._counter = counter
         self._fetcher = fetcher
         self._options = options
+        self._storage = storage_quota
 
     async def handle(self, body: Mapping[str, Any], routing_key: str) -> None:
         """Processes the document an event names; a malformed event is dead-lettered."""
@@ -122,30 +127,49 @@ class Ingestor:
                 raise PermanentFailure(f"same content as document {duplicate} of this knowledge base")
         pieces = await asyncio.to_thread(self._chunk, job, sources)
         await self._store.progress(job.tenant_id, job.document_id, attempt, 20)
-        vectors: list[list[float]] = []
-        size = self._options.batch_size
-        for first in range(0, len(pieces), size):
-            batch = pieces[first : first + size]
-            vectors += await self._embedder.embed([_embedding_text(c) for _, c in batch])
+
+        async def embedded(done: int) -> None:
             if self._options.delay_seconds:
                 await asyncio.sleep(self._options.delay_seconds)
-            percent = 20 + int(75 * len(vectors) / max(len(pieces), 1))
+            percent = 20 + int(75 * done / max(len(pieces), 1))
             await self._store.progress(job.tenant_id, job.document_id, attempt, percent)
+
+        texts = [embedding_text(c) for _, c in pieces]
+        vectors = await embed_in_batches(self._embedder, texts, self._options.batch_size, embedded)
         stored = [
             StoredChunk(c.index, c.text, c.token_count, c.title_path, c.page, c.char_start, c.char_end, url,
                         c.content_sha256, vector)
             for (url, c), vector in zip(pieces, vectors, strict=True)
         ]  # fmt: skip
         first_doc = sources[0].document
+        # An upload's bytes were charged when it was stored; a URL import's are charged now that they are known,
+        # and given back unless this attempt is the one that makes the document ready.
+        charge = len(content) if job.source_kind == "url" else 0
         outcome = Outcome(
             title=first_doc.title,
             mime_type="text/html" if job.url_mode == "sitemap" else first_doc.mime_type,
             size_bytes=len(content),
             content_sha256=sha256,
             page_count=len(sources) if job.source_kind == "url" else first_doc.page_count,
+            charged_bytes=charge,
         )
-        if await self._store.finish(job, attempt, outcome, stored):
+        if charge:
+            await self._reserve_storage(job.tenant_id, charge)
+        finished = False
+        try:
+            finished = await self._store.finish(job, attempt, outcome, stored)
+        finally:
+            if not finished and charge:
+                await self._storage.release_or_log(job.tenant_id, charge)
+        if finished:
             log.info("document ready", extra={"document": str(job.document_id), "chunks": len(stored)})
+
+    async def _reserve_storage(self, tenant_id: uuid.UUID, amount: int) -> None:
+        """Takes `amount` bytes of the plan's storage; a full plan fails the document for good, with the limit named."""
+        try:
+            await self._storage.reserve(tenant_id, amount)
+        except errors.LimitExceeded as exc:
+            raise PermanentFailure(f"{amount} bytes do not fit the plan: {exc}") from None
 
     async def _sources(self, job: Job) -> list[_Source]:
         """The uploaded content, or the fetched page(s) of a URL import, extracted."""
@@ -178,6 +202,27 @@ class Ingestor:
         return found
 
 
-def _embedding_text(chunk: Chunk) -> str:
+async def embed_in_batches(
+    embedder: Embedder,
+    texts: Sequence[str],
+    batch_size: int,
+    after_batch: Callable[[int], Awaitable[None]] | None = None,
+) -> list[list[float]]:
+    """One vector per text, in input order, embedded in batches of texts of similar length; `after_batch` gets how
+    many texts are done after each batch (progress)."""
+    # A batch is padded to its longest text, so batching neighbours by length rather than by position spends
+    # less of the model's time on padding (a document's chunks are mostly full-size, with short ones between).
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    vectors: list[list[float]] = [[] for _ in texts]
+    for first in range(0, len(order), batch_size):
+        positions = order[first : first + batch_size]
+        for position, vector in zip(positions, await embedder.embed([texts[i] for i in positions]), strict=True):
+            vectors[position] = vector
+        if after_batch is not None:
+            await after_batch(min(first + batch_size, len(order)))
+    return vectors
+
+
+def embedding_text(chunk: Chunk) -> str:
     """What is embedded: the innermost heading gives a chunk the context its text alone may lack."""
     return f"{chunk.title_path[-1]}\n{chunk.text}" if chunk.title_path else chunk.text

@@ -56,6 +56,8 @@ class Outcome:
     size_bytes: int
     content_sha256: str
     page_count: int
+    charged_bytes: int = 0
+    """Storage bytes reserved by this attempt (a URL import's fetched content), added to the document's."""
 
 
 def vector_literal(values: Sequence[float]) -> str:
@@ -157,7 +159,8 @@ class IngestStore:
             await conn.execute(
                 """UPDATE knowledge.documents SET state = 'ready', progress_percent = 100, failure_reason = '',
                      chunk_count = $2, token_count = $3, title = CASE WHEN title = '' THEN $4 ELSE title END,
-                     mime_type = $5, size_bytes = $6, content_sha256 = $7, page_count = $8, update_time = now()
+                     mime_type = $5, size_bytes = $6, content_sha256 = $7, page_count = $8,
+                     charged_bytes = charged_bytes + $9, update_time = now()
                    WHERE id = $1""",
                 job.document_id,
                 len(chunks),
@@ -167,6 +170,7 @@ class IngestStore:
                 outcome.size_bytes,
                 outcome.content_sha256,
                 outcome.page_count,
+                outcome.charged_bytes,
             )
             await bump_version(conn, job.knowledge_base_id)
         return True

@@ -47,12 +47,9 @@ async def build(settings: KnowledgeSettings, *, port: int | None = None) -> Serv
     # after start-up does not pay the model's load time (seconds) against its caller's deadline.
     warm_up = asyncio.create_task(_warm_up(embedder), name="knowledge-embedder-warm-up")
     search_store = SearchStore(db, settings.knowledge_hnsw_ef_search)
-    quota = PlanQuota(
-        tenant_pb2_grpc.TenantServiceStub(clients.channel("tenant")),
-        tokens,
-        tenant_pb2.LIMIT_KIND_KNOWLEDGE_DOCUMENTS,
-        settings.call_timeout_seconds,
-    )
+    tenant = tenant_pb2_grpc.TenantServiceStub(clients.channel("tenant"))
+    quota = PlanQuota(tenant, tokens, tenant_pb2.LIMIT_KIND_KNOWLEDGE_DOCUMENTS, settings.call_timeout_seconds)
+    storage_quota = PlanQuota(tenant, tokens, tenant_pb2.LIMIT_KIND_STORAGE_BYTES, settings.call_timeout_seconds)
     servicer = KnowledgeServicer(
         KnowledgeStore(db),
         search_store=search_store,
@@ -60,6 +57,7 @@ async def build(settings: KnowledgeSettings, *, port: int | None = None) -> Serv
         embedder=embedder,
         counter=minilm_token_counter(),
         quota=quota,
+        storage_quota=storage_quota,
         page_tokens=PageTokens(secret),
         event=IngestEvent(settings.knowledge_exchange),
         chunk_window=chunk_window(embedder),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +44,7 @@ class KnowledgeServicer(knowledge_pb2_grpc.KnowledgeServiceServicer):
         embedder: Embedder,
         counter: TokenCounter,
         quota: PlanQuota,
+        storage_quota: PlanQuota,
         page_tokens: PageTokens,
         event: IngestEvent,
         chunk_window: int,
@@ -53,6 +55,7 @@ class KnowledgeServicer(knowledge_pb2_grpc.KnowledgeServiceServicer):
         self._embedder = embedder
         self._counter = counter
         self._quota = quota
+        self._storage = storage_quota
         self._pages = page_tokens
         self._event = event
         self._window = chunk_window
@@ -110,28 +113,37 @@ class KnowledgeServicer(knowledge_pb2_grpc.KnowledgeServiceServicer):
         deleted = await self._store.delete_kb(row.tenant_id, row.id, force=request.force)
         if deleted is None:
             raise errors.NotFound(request.name)
-        if deleted < 0:
+        if deleted.documents < 0:
             raise errors.FailedPrecondition(
                 "the knowledge base still has documents; set force to delete them too",
                 metadata={"resource": request.name},
             )
-        await self._quota.release_or_log(row.tenant_id, deleted)
+        await self._quota.release_or_log(row.tenant_id, deleted.documents)
+        await self._storage.release_or_log(row.tenant_id, deleted.charged_bytes)
         return knowledge_pb2.DeleteKnowledgeBaseResponse()
 
     async def AddDocument(
         self, request: knowledge_pb2.AddDocumentRequest, context: Context
     ) -> knowledge_pb2.AddDocumentResponse:
-        """Stores a queued document and its ingestion event together, after taking one document of the plan."""
+        """Stores a queued document and its ingestion event together, after taking one document of the plan and,
+        for an upload, its bytes of the plan's storage (a URL import's bytes are taken when they are fetched)."""
         kb = await self._kb(request.parent, "parent")
         new = validate.new_document(request.document)
+        size = len(new.content or b"")
         await self._quota.reserve(kb.tenant_id)
         try:
-            row = await self._store.add_document(kb.tenant_id, kb.id, new, self._event)
+            if size:
+                await self._storage.reserve(kb.tenant_id, size)
         except BaseException:
             await self._quota.release_or_log(kb.tenant_id)
             raise
+        try:
+            row = await self._store.add_document(kb.tenant_id, kb.id, replace(new, charged_bytes=size), self._event)
+        except BaseException:
+            await self._release(kb.tenant_id, size)
+            raise
         if row is None:
-            await self._quota.release_or_log(kb.tenant_id)
+            await self._release(kb.tenant_id, size)
             raise errors.AlreadyExists("a document with the same content", "document.upload.content")
         return knowledge_pb2.AddDocumentResponse(document=convert.document_message(row))
 
@@ -169,10 +181,16 @@ class KnowledgeServicer(knowledge_pb2_grpc.KnowledgeServiceServicer):
         """Deletes a document with its chunks, moves the knowledge version on and gives its quota back."""
         tenant_id, kb_id, doc_id = validate.doc_ids(request.name)
         require_tenant_access(tenant_id, request.name)
-        if not await self._store.delete_document(tenant_id, kb_id, doc_id):
+        deleted = await self._store.delete_document(tenant_id, kb_id, doc_id)
+        if deleted is None:
             raise errors.NotFound(request.name)
-        await self._quota.release_or_log(tenant_id)
+        await self._release(tenant_id, deleted.charged_bytes)
         return knowledge_pb2.DeleteDocumentResponse()
+
+    async def _release(self, tenant_id: uuid.UUID, charged_bytes: int) -> None:
+        """Gives back one document of the plan and the storage bytes it held."""
+        await self._quota.release_or_log(tenant_id)
+        await self._storage.release_or_log(tenant_id, charged_bytes)
 
     async def Search(self, request: knowledge_pb2.SearchRequest, context: Context) -> knowledge_pb2.SearchResponse:
         """Hybrid, vector or keyword search over one knowledge base or several of one tenant."""

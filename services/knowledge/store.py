@@ -83,6 +83,16 @@ class NewDocument:
     url_mode: str = ""
     max_pages: int = 0
     content_sha256: str = ""
+    charged_bytes: int = 0
+    """Bytes of the plan's storage limit already reserved for this document (an upload's content)."""
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """What a delete removed: documents, and the storage bytes they held against the plan."""
+
+    documents: int
+    charged_bytes: int
 
 
 @dataclass(frozen=True)
@@ -160,22 +170,25 @@ class KnowledgeStore:
             )
         return [_kb(r) for r in records]
 
-    async def delete_kb(self, tenant_id: uuid.UUID, kb_id: uuid.UUID, *, force: bool) -> int | None:
-        """Deletes a knowledge base and everything in it; its document count, None if missing, -1 if not empty."""
+    async def delete_kb(self, tenant_id: uuid.UUID, kb_id: uuid.UUID, *, force: bool) -> Deleted | None:
+        """Deletes a knowledge base and everything in it; None if missing, -1 documents if not empty and not forced."""
         async with self._db.tenant_tx(tenant_id) as conn:
             exists = await conn.fetchval(
                 "SELECT 1 FROM knowledge.knowledge_bases WHERE id = $1 AND tenant_id = $2 FOR UPDATE", kb_id, tenant_id
             )
             if exists is None:
                 return None
-            count: int = await conn.fetchval(
-                "SELECT count(*) FROM knowledge.documents WHERE knowledge_base_id = $1", kb_id
+            held = await conn.fetchrow(
+                """SELECT count(*) AS n, coalesce(sum(charged_bytes), 0) AS bytes FROM knowledge.documents
+                   WHERE knowledge_base_id = $1""",
+                kb_id,
             )
-            if count and not force:
-                return -1
+            assert held is not None
+            if held["n"] and not force:
+                return Deleted(-1, 0)
             await conn.execute("DELETE FROM knowledge.chunks WHERE knowledge_base_id = $1", kb_id)
             await conn.execute("DELETE FROM knowledge.knowledge_bases WHERE id = $1", kb_id)
-        return count
+        return Deleted(int(held["n"]), int(held["bytes"]))
 
     async def add_document(
         self, tenant_id: uuid.UUID, kb_id: uuid.UUID, new: NewDocument, event: IngestEvent
@@ -185,8 +198,9 @@ class KnowledgeStore:
         async with self._db.tenant_tx(tenant_id) as conn:
             record = await conn.fetchrow(
                 f"""INSERT INTO knowledge.documents (id, tenant_id, knowledge_base_id, title, source_kind, filename,
-                      declared_mime, content, url, url_mode, max_pages, content_sha256, size_bytes, state)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'queued')
+                      declared_mime, content, url, url_mode, max_pages, content_sha256, size_bytes, charged_bytes,
+                      state)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'queued')
                     ON CONFLICT DO NOTHING RETURNING {_DOC_COLUMNS}""",
                 doc_id,
                 tenant_id,
@@ -201,6 +215,7 @@ class KnowledgeStore:
                 new.max_pages,
                 new.content_sha256,
                 len(new.content or b""),
+                new.charged_bytes,
             )
             if record is None:
                 return None
@@ -243,18 +258,20 @@ class KnowledgeStore:
             )
         return [_doc(r) for r in records]
 
-    async def delete_document(self, tenant_id: uuid.UUID, kb_id: uuid.UUID, doc_id: uuid.UUID) -> bool:
-        """Deletes a document with its chunks; the knowledge version moves on when searchable content went away."""
+    async def delete_document(self, tenant_id: uuid.UUID, kb_id: uuid.UUID, doc_id: uuid.UUID) -> Deleted | None:
+        """Deletes a document with its chunks, None if missing; the knowledge version moves on when searchable
+        content went away."""
         async with self._db.tenant_tx(tenant_id) as conn:
-            state = await conn.fetchval(
-                "DELETE FROM knowledge.documents WHERE id = $1 AND knowledge_base_id = $2 RETURNING state",
+            record = await conn.fetchrow(
+                """DELETE FROM knowledge.documents WHERE id = $1 AND knowledge_base_id = $2
+                   RETURNING state, charged_bytes""",
                 doc_id,
                 kb_id,
             )
-            if state is None:
-                return False
-            await bump_version(conn, kb_id, content_changed=state == "ready")
-        return True
+            if record is None:
+                return None
+            await bump_version(conn, kb_id, content_changed=record["state"] == "ready")
+        return Deleted(1, int(record["charged_bytes"]))
 
 
 async def bump_version(conn: Connection, kb_id: uuid.UUID, *, content_changed: bool = True) -> None:

@@ -11,6 +11,7 @@ import signal
 
 import aio_pika
 
+from avatarchat.tenant.v1 import tenant_pb2, tenant_pb2_grpc
 from services.knowledge.embedders import chunk_window, embedder_from
 from services.knowledge.embedding import Embedder, MiniLmEmbedder
 from services.knowledge.ingest import IngestOptions, Ingestor
@@ -20,7 +21,10 @@ from services.knowledge.tokens import minilm_token_counter
 from services.knowledge.url_fetch import SafeFetcher
 from services.runtime import logs
 from services.runtime.bus import Bus, ConsumerSpec
+from services.runtime.clients import Clients
 from services.runtime.db import Database
+from services.runtime.quota import PlanQuota
+from services.runtime.tokens import ServiceTokens
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +55,7 @@ async def declare_queue(settings: KnowledgeSettings) -> None:
 
 
 class IngestWorker:
-    """Composition root of the worker: database, broker, embedder (model loaded once) and fetcher."""
+    """Composition root of the worker: database, broker, embedder (model loaded once), fetcher and storage quota."""
 
     def __init__(self, settings: KnowledgeSettings) -> None:
         self._settings = settings
@@ -59,6 +63,7 @@ class IngestWorker:
         self._db: Database | None = None
         self._fetcher: SafeFetcher | None = None
         self._embedder: Embedder | None = None
+        self._clients: Clients | None = None
 
     async def start(self) -> None:
         """Loads the model, connects and starts consuming."""
@@ -79,7 +84,16 @@ class IngestWorker:
             max_chunk_tokens=chunk_window(embedder),
             delay_seconds=s.knowledge_embed_delay_seconds,
         )
-        ingestor = Ingestor(IngestStore(self._db), embedder, minilm_token_counter(), self._fetcher, options)
+        self._clients = Clients(s)
+        storage = PlanQuota(
+            tenant_pb2_grpc.TenantServiceStub(self._clients.channel("tenant")),
+            ServiceTokens(s.resolved_internal_secret(), "knowledge"),
+            tenant_pb2.LIMIT_KIND_STORAGE_BYTES,
+            s.call_timeout_seconds,
+        )
+        ingestor = Ingestor(
+            IngestStore(self._db), embedder, minilm_token_counter(), self._fetcher, options, storage_quota=storage
+        )
         self._bus = await Bus.connect(s.amqp_url)
         await self._bus.consume(consumer_spec(s), ingestor.handle)
         log.info("ingestion worker consuming", extra={"queue": s.knowledge_queue})
@@ -90,6 +104,8 @@ class IngestWorker:
             await self._bus.close()
         if self._fetcher is not None:
             await self._fetcher.aclose()
+        if self._clients is not None:
+            await self._clients.close()
         if self._embedder is not None:
             await self._embedder.aclose()
         if self._db is not None:
