@@ -113,6 +113,7 @@ async def build(settings: AiSettings, *, port: int | None = None) -> ServiceHost
         provider_configs=configs,
         knowledge_top_k=settings.ai_knowledge_top_k,
         credentials=credentials,
+        allow_private_base_urls=settings.ai_allow_private_base_urls,
     )
     service = HostedService(
         ai_pb2.DESCRIPTOR.services_by_name["AiService"],

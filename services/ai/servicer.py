@@ -21,7 +21,7 @@ from services.ai.providers.base import ProviderConfig
 from services.ai.providers.catalog import list_providers, provider_proto
 from services.ai.sentiment import SentimentAnalyzer
 from services.ai.store import UsageStore
-from services.ai.validate_credentials import api_key, base_url, credential
+from services.ai.validate_credentials import api_key, base_url, callable_base_url, credential
 from services.runtime import errors
 from services.runtime.context import Principal, current_principal
 from services.runtime.names import parse
@@ -45,6 +45,7 @@ class AiServicer(ai_pb2_grpc.AiServiceServicer):
         provider_configs: Sequence[ProviderConfig],
         knowledge_top_k: int,
         credentials: ProviderCredentials,
+        allow_private_base_urls: bool = False,
     ) -> None:
         self._answering = answering
         self._bots = bots
@@ -55,6 +56,7 @@ class AiServicer(ai_pb2_grpc.AiServiceServicer):
         self._configs = tuple(provider_configs)
         self._top_k = knowledge_top_k
         self._credentials = credentials
+        self._allow_private_base_urls = allow_private_base_urls
 
     def _answer_request(
         self, request: ai_pb2.StreamResponseRequest | ai_pb2.GenerateResponseRequest, *, text_only: bool
@@ -228,6 +230,8 @@ class AiServicer(ai_pb2_grpc.AiServiceServicer):
         api_key(checks, request.api_key)
         url = base_url(checks, request.base_url)
         checks.done()
+        if url:
+            await callable_base_url(url, self._allow_private_base_urls)
         row = await self._credentials.set(tenant_id, provider, request.api_key, url, _actor(current_principal()))
         return ai_pb2.SetProviderCredentialResponse(provider_credential=credential_proto(tenant_id, row))
 

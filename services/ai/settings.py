@@ -51,5 +51,9 @@ class AiSettings(RuntimeSettings):
     ai_credential_stamp_ttl_seconds: int = 86_400
     """Life of a tenant's credentials stamp in Redis; an expired stamp only costs one reload from the database."""
 
+    ai_allow_private_base_urls: bool = False
+    """Lets a tenant's provider credential point at private, loopback or link-local addresses (an operator's own
+    model servers); off, so a tenant cannot make the AI service call internal hosts."""
+
     ai_intent_embedder: Literal["hashed-words", "minilm"] = "hashed-words"
     """Embedder of the intent classifier; minilm is better but loads torch into the process."""

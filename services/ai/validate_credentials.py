@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from services.ai.credentials import COLLECTION, TENANT_PROVIDERS
 from services.runtime import errors
+from services.runtime.addresses import refused_addresses
 from services.runtime.context import require_tenant_access
 from services.runtime.names import parse_tenant
 from services.runtime.validation import Checks
@@ -68,3 +69,16 @@ def base_url(checks: Checks, value: str) -> str:
     elif parts.query or parts.fragment or value.endswith(("?", "#")):
         checks.fail("base_url", "must not have a query or fragment")
     return value
+
+
+async def callable_base_url(url: str, allow_private: bool) -> None:
+    """INVALID_ARGUMENT unless every address the base URL's host resolves to may be called (SSRF guard)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    refused = await refused_addresses(parts.hostname or "", port, allow_private)
+    if refused is None:
+        raise errors.InvalidArgument.field("base_url", "the host does not resolve")
+    if refused:
+        raise errors.InvalidArgument.field(
+            "base_url", "resolves to a private, loopback or link-local address, which this platform does not call"
+        )

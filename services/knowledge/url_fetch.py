@@ -9,7 +9,6 @@ hop is checked again. TLS still verifies the certificate against the original ho
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import grpc
 import httpx
 
 from services.knowledge.errors import DocumentTooLargeError, KnowledgeError
+from services.runtime.addresses import address_allowed
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
@@ -50,18 +50,6 @@ class FetchedPage:
     """The final URL after redirects."""
     content: bytes
     mime_type: str
-
-
-def address_allowed(address: str, allow_private: bool) -> bool:
-    """Whether a connection to `address` is allowed: public unicast only, unless private ones are configured."""
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if ip.is_unspecified or ip.is_multicast:
-        return False
-    if allow_private:
-        return True
-    return not (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or not ip.is_global)
 
 
 def check_syntax(url: str) -> tuple[str, str, int]:

@@ -377,3 +377,35 @@ async def test_the_key_is_sealed_at_rest_and_rows_are_isolated_by_tenant(
     assert key.encode() not in stored
     assert key.encode()[10:30] not in stored
     assert not seen_by_b
+
+
+@pytest.mark.parametrize(
+    "internal",
+    ["http://127.0.0.1:11434/v1", "http://localhost:8000/v1", "http://169.254.169.254/latest", "http://10.0.0.5/v1"],
+)
+async def test_a_base_url_on_an_internal_address_is_refused_unless_the_operator_allows_it(
+    stack: Stack, internal: str
+) -> None:
+    # The stack's AI service runs with the default settings: private base URLs are not allowed.
+    ai = ai_pb2_grpc.AiServiceStub(stack.channel("ai"))
+    account = await stack.new_tenant("ssrf")
+
+    await expect_error(
+        ai.SetProviderCredential(
+            ai_pb2.SetProviderCredentialRequest(name=cred(account, "openai"), api_key=tenant_key(), base_url=internal),
+            metadata=account.metadata,
+        ),
+        INVALID,
+        "INVALID_FIELD",
+        {"base_url"},
+    )
+    public = await ai.SetProviderCredential(
+        ai_pb2.SetProviderCredentialRequest(
+            name=cred(account, "anthropic"), api_key=tenant_key(), base_url="https://93.184.216.34/v1"
+        ),
+        metadata=account.metadata,
+    )
+    listed = await ai.ListProviderCredentials(
+        ai_pb2.ListProviderCredentialsRequest(parent=account.tenant), metadata=account.metadata
+    )
+    assert [c.base_url for c in listed.provider_credentials] == [public.provider_credential.base_url]

@@ -120,6 +120,8 @@ async def start_local_platform(
         ai_offline_pace_seconds=0.0,
         ai_first_token_timeout_seconds=3.0,
         conversation_events_enabled=False,
+        # The local model servers are on loopback, as an operator's own would be on its network.
+        ai_allow_private_base_urls=True,
     )
     hosts = []
     for name in names:

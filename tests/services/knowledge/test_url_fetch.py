@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from services.knowledge.errors import DocumentTooLargeError
-from services.knowledge.url_fetch import FetchError, SafeFetcher, UrlNotAllowedError, address_allowed
+from services.knowledge.url_fetch import FetchError, SafeFetcher, UrlNotAllowedError
+from services.runtime.addresses import address_allowed
 from tests.services.knowledge.service_env import LoopbackSite
 
 
