@@ -53,6 +53,6 @@ class KnowledgeSettings(RuntimeSettings):
     knowledge_max_fetch_bytes: int = 10 * 1024 * 1024
     """Largest page or sitemap a URL import downloads."""
 
-    knowledge_hnsw_ef_search: int = 100
+    knowledge_hnsw_ef_search: int = 64
     """Candidates the HNSW index visits per vector search: recall against latency, and past ~100 the planner starts
     to prefer sorting a knowledge base of 10k chunks over the index (see bench/knowledge_bench.py)."""
