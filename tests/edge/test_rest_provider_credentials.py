@@ -15,13 +15,13 @@ async def test_put_list_delete_and_the_key_never_comes_back(edge: RunningEdge, s
     key = "sk-rest-" + secrets.token_urlsafe(32)
     path = f"/v1/{account.tenant}/providerCredentials/openai"
 
-    put = await edge.http.put(path, json={"apiKey": key, "baseUrl": "http://127.0.0.1:11434/v1"}, headers=auth)
+    put = await edge.http.put(path, json={"apiKey": key, "baseUrl": "https://93.184.216.34/v1"}, headers=auth)
     assert put.status_code == 200, put.text
     body = put.json()
     assert body["name"] == path.removeprefix("/v1/")
     assert (body["provider"], body["baseUrl"], body["updateUser"]) == (
         "openai",
-        "http://127.0.0.1:11434/v1",
+        "https://93.184.216.34/v1",
         account.owner,
     )
     assert "apiKey" not in body
