@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 import pytest
@@ -53,3 +54,29 @@ def test_without_reuse_port_a_second_listener_is_refused() -> None:
             listening_socket("127.0.0.1", port, reuse_port=False)
     finally:
         first.close()
+
+
+async def test_accepted_connections_have_nagle_off() -> None:
+    # Without TCP_NODELAY a response written in two parts waits ~40 ms for the client's delayed ACK.
+    accepted: list[asyncio.StreamWriter] = []
+
+    def keep(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+
+    listener = listening_socket("127.0.0.1", 0, reuse_port=True)
+    server = await asyncio.start_server(keep, sock=listener)
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", listener.getsockname()[1])
+        for _ in range(100):
+            if accepted:
+                break
+            await asyncio.sleep(0.01)
+        nodelay = accepted[0].get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        assert nodelay != 0
+        writer.close()
+        await writer.wait_closed()
+    finally:
+        for peer in accepted:
+            peer.close()
+        server.close()
+        await server.wait_closed()
