@@ -42,6 +42,14 @@ _WORDS = re.compile(r"\S+\s*")
 
 
 @dataclass(frozen=True, slots=True)
+class Opening:
+    """The avatar's first behaviour for a message, and the sentiment and intent that chose it."""
+
+    choice: AnimationChoice
+    analysis: ai_pb2.QuestionAnalysis
+
+
+@dataclass(frozen=True, slots=True)
 class AnswerRequest:
     """A validated StreamResponse or GenerateResponse request."""
 
@@ -130,7 +138,7 @@ class Answering:
         bot: Bot,
         generation: GenerationRequest,
         knowledge: Knowledge,
-        opening: asyncio.Future[AnimationChoice],
+        opening: asyncio.Future[Opening],
         started: float,
         history_used: bool,
     ) -> AsyncGenerator[Event, None]:
@@ -145,7 +153,8 @@ class Answering:
                 async for event in self._replay(req, cached, await opening, started):
                     yield event
                 return
-        run = _Run(AnswerEvents(CitationTracker(generation.context.passages), text_only=req.text_only), started)
+        events = AnswerEvents(CitationTracker(generation.context.passages), text_only=req.text_only)
+        run = AnswerRun(events, started, opening)
         available: Mapping[str, Provider] = self._providers
         if self._tenant_providers is not None:
             available = await self._tenant_providers.for_tenant(req.tenant_id)
@@ -155,13 +164,13 @@ class Answering:
                 stream_with_failover(generation, chain, first_token_timeout=self._first_token_timeout)
             ) as answer:
                 async for item in answer:
-                    if isinstance(item, TextDelta) and not run.events.parts:
-                        run.opening = await opening
                     for event in run.take(item):
                         yield event
         except AllProvidersFailed as exc:
             log.warning("no provider could answer", extra={"chatbot": req.chatbot, "detail": exc.message})
             raise errors.Unavailable("no answer provider is available right now") from None
+        for event in await run.opened():
+            yield event
         for event in run.events.finish():
             yield event
         if run.failed is not None:
@@ -177,7 +186,9 @@ class Answering:
         async for event in self._complete(req, bot, run, key):
             yield event
 
-    async def _complete(self, req: AnswerRequest, bot: Bot, run: _Run, key: str | None) -> AsyncGenerator[Event, None]:
+    async def _complete(
+        self, req: AnswerRequest, bot: Bot, run: AnswerRun, key: str | None
+    ) -> AsyncGenerator[Event, None]:
         """The closing gesture, usage and done of a finished answer; then it is cached."""
         usage = run.usage
         if usage is None:
@@ -204,7 +215,7 @@ class Answering:
             await self._cache.put(key, answer)
 
     async def _replay(
-        self, req: AnswerRequest, cached: CachedAnswer, opening: AnimationChoice, started: float
+        self, req: AnswerRequest, cached: CachedAnswer, opening: Opening, started: float
     ) -> AsyncGenerator[Event, None]:
         """A cached answer streams like a fresh one: cue, word deltas with citations and visemes, usage, done."""
         passages = [
@@ -212,7 +223,8 @@ class Answering:
         ]
         events = AnswerEvents(CitationTracker(passages), text_only=req.text_only)
         first_token = time.monotonic() - started
-        for event in events.cue(opening):
+        yield Event(question_analysis=opening.analysis)
+        for event in events.cue(opening.choice):
             yield event
         for word in _WORDS.findall(cached.text):
             for event in events.delta(word):
@@ -224,12 +236,15 @@ class Answering:
         yield Event(usage=self._usage_proto(report, cost, cached=True, first_token=first_token))
         yield Event(done=ai_pb2.StreamDone(finish_reason=ai_pb2.FinishReason.ValueType(cached.finish_reason)))
 
-    async def _opening(self, message: str, bot: Bot) -> AnimationChoice:
+    async def _opening(self, message: str, bot: Bot) -> Opening:
         """How the avatar meets the visitor's message: its sentiment and intent pick a behaviour."""
         sentiment = self._sentiment.analyze(message)
         examples = examples_from_proto(bot.chatbot.personality.intent_examples)
         intent = await self._intents.classify(message, examples)
-        return select_animation(sentiment.score, intent.intent, bot.animation_map)
+        analysis = ai_pb2.QuestionAnalysis(
+            sentiment=sentiment.to_proto(), intent=intent.intent.to_proto(), confidence=intent.confidence
+        )
+        return Opening(select_animation(sentiment.score, intent.intent, bot.animation_map), analysis)
 
     async def _record(self, req: AnswerRequest, usage: UsageReport, *, cached: bool) -> int:
         cost = self._prices.cost(usage, cached=cached)
@@ -265,19 +280,20 @@ class Answering:
         )
 
 
-class _Run:
+class AnswerRun:
     """The state of one provider answer while it streams."""
 
-    def __init__(self, events: AnswerEvents, started: float) -> None:
+    def __init__(self, events: AnswerEvents, started: float, opening: asyncio.Future[Opening]) -> None:
         self.events = events
         self.started = started
         self.first_token = 0.0
         self.usage: UsageReport | None = None
         self.failed: StreamFailed | None = None
-        self.opening: AnimationChoice | None = None
+        self._opening = opening
+        self._opened = False
 
     def take(self, item: TextDelta | UsageReport | StreamFailed) -> list[Event]:
-        """The events of one failover item; the opening cue goes out with the first text."""
+        """The events of one failover item, after the opening cue once it is known (text never waits for it)."""
         if isinstance(item, UsageReport):
             self.usage = item
             return []
@@ -287,7 +303,27 @@ class _Run:
         out: list[Event] = []
         if not self.events.parts:
             self.first_token = time.monotonic() - self.started
-            if self.opening is not None:
-                out += self.events.cue(self.opening)
+        if not self._opened and self._opening.done():
+            out += self._opening_events()
         out += self.events.delta(item.text)
         return out
+
+    async def opened(self) -> list[Event]:
+        """The opening's events if they have not gone out yet, waiting for them: the answer has ended."""
+        if self._opened:
+            return []
+        await asyncio.wait([self._opening])
+        return self._opening_events()
+
+    def _opening_events(self) -> list[Event]:
+        self._opened = True
+        failure = None if self._opening.cancelled() else self._opening.exception()
+        if self._opening.cancelled() or failure is not None:
+            # Sentiment and intent only decorate the answer; losing them must not lose the answer.
+            log.warning("the opening cue could not be chosen", exc_info=failure)
+            return []
+        opening = self._opening.result()
+        return [
+            Event(question_analysis=opening.analysis),
+            *self.events.cue(opening.choice, text_offset=len(self.events.text)),
+        ]

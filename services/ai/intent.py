@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import enum
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -98,14 +97,13 @@ class IntentClassifier:
         self._config = config or IntentConfig()
         self._examples = tuple(examples)
         self._vectors: OrderedDict[str, Vector] = OrderedDict()
-        self._lock = asyncio.Lock()
 
     async def classify(self, text: str, extra_examples: Sequence[IntentExample] = ()) -> IntentResult:
         """The intent of a message, using the tenant's examples alongside the built-in ones."""
         if not text.strip():
             return IntentResult(Intent.OTHER, 1.0, ((Intent.OTHER, 1.0),))
         examples = [*self._examples, *extra_examples]
-        vectors = await self._embed([text, *(e.text for e in examples)])
+        vectors = await self._embed(text, [e.text for e in examples])
         query = vectors[text]
         by_intent: dict[Intent, list[float]] = {}
         for example in examples:
@@ -123,16 +121,25 @@ class IntentClassifier:
         scores = sorted(zip(names, (float(p) for p in probabilities), strict=True), key=lambda s: -s[1])
         return IntentResult(intent=scores[0][0], confidence=scores[0][1], scores=tuple(scores))
 
-    async def _embed(self, texts: Sequence[str]) -> dict[str, Vector]:
-        async with self._lock:
-            missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
-            if missing:
-                for t, v in zip(missing, unit_rows(await self._embedder.embed(missing)), strict=True):
-                    self._vectors[t] = v
-            found = {}
-            for t in texts:
+    async def _embed(self, message: str, examples: Sequence[str]) -> dict[str, Vector]:
+        """Vectors of the message and the examples; only examples are kept, as they recur and messages rarely do.
+
+        No lock is held while the embedder runs, so concurrent messages can share its batches.
+        """
+        found: dict[str, Vector] = {}
+        for t in (message, *examples):
+            vector = self._vectors.get(t)
+            if vector is not None:
                 self._vectors.move_to_end(t)
-                found[t] = self._vectors[t]
-            while len(self._vectors) > max(self._config.cache_size, len(texts)):
+                found[t] = vector
+        missing = [t for t in dict.fromkeys((message, *examples)) if t not in found]
+        if missing:
+            fresh = dict(zip(missing, unit_rows(await self._embedder.embed(missing)), strict=True))
+            found.update(fresh)
+            kept = set(examples)
+            for t, vector in fresh.items():
+                if t in kept:
+                    self._vectors[t] = vector
+            while len(self._vectors) > max(self._config.cache_size, len(examples)):
                 self._vectors.popitem(last=False)
-            return found
+        return found

@@ -9,6 +9,7 @@ from avatarchat.chatbot.v1 import chatbot_pb2_grpc
 from avatarchat.knowledge.v1 import knowledge_pb2_grpc
 from services.ai.answer_cache import AnswerCache
 from services.ai.answering import Answering
+from services.ai.batching import BatchingEmbedder
 from services.ai.bot_directory import BotDirectory
 from services.ai.credential_store import CredentialStore
 from services.ai.credentials import CredentialStamps, ProviderCredentials
@@ -55,7 +56,8 @@ def intent_embedder(settings: AiSettings) -> TextEmbedder:
     if settings.ai_intent_embedder == "minilm":
         from services.knowledge.minilm import MiniLmEmbedder
 
-        return MiniLmEmbedder()
+        # Messages arriving together share one model call: far cheaper per message than one call each.
+        return BatchingEmbedder(MiniLmEmbedder())
     return HashedWordsEmbedder()
 
 

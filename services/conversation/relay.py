@@ -19,7 +19,7 @@ from services.conversation import access
 from services.conversation.access import ConversationRef
 from services.conversation.convert import message_message, proto_json
 from services.conversation.dependencies import AnswerCall, Dependencies, events_of
-from services.conversation.store import ConversationStore, DuplicateRequest, NewMessage
+from services.conversation.store import ConversationStore, DuplicateRequest, NewMessage, QuestionAnalysis
 from services.runtime import errors, status
 from services.runtime.status import INTERNAL_MESSAGE
 
@@ -43,12 +43,14 @@ class _Answer:
     """What arrived of the answer so far."""
 
     received: float
+    question_id: uuid.UUID
     parts: list[str] = field(default_factory=list)
     citations: list[ai_pb2.Citation] = field(default_factory=list)
     usage: ai_pb2.Usage | None = None
     finish_reason: int = 0
     error: ai_pb2.StreamError | None = None
     first_token_ms: float | None = None
+    analysis: ai_pb2.QuestionAnalysis | None = None
 
     @property
     def text(self) -> str:
@@ -69,7 +71,9 @@ class _Answer:
             return Event(animation_cue=event.animation_cue)
         if kind == "viseme_cues":
             return Event(viseme_cues=event.viseme_cues)
-        if kind == "usage":
+        if kind == "question_analysis":
+            self.analysis = event.question_analysis
+        elif kind == "usage":
             self.usage = event.usage
         elif kind == "done":
             self.finish_reason = event.done.finish_reason
@@ -160,11 +164,13 @@ class MessageRelay:
                 request_id=out.request_id,
             )
         )
-        answer = _Answer(received)
+        answer = _Answer(received, question.id)
         async for relayed in self._relay(out, call, answer, answer_id):
             yield relayed
         row = await self._store_answer(out, answer, answer_id)
-        self._later(self._analyze(out, chatbot, question.id))
+        if answer.analysis is None:
+            # The stream broke before the AI service sent the question's analysis: ask for it separately.
+            self._later(self._analyze(out, chatbot, question.id))
         if answer.error is not None:
             yield Event(error=answer.error)
         elif row is not None:
@@ -233,15 +239,16 @@ class MessageRelay:
                 ref.conversation_id,
                 answer.message(answer_id, out.request_id),
                 self._event(ref, "assistant"),
+                analysis=_analysis(answer),
             )
         except DuplicateRequest:
             return None
 
     async def _analyze(self, out: Outgoing, chatbot: str, message_id: uuid.UUID) -> None:
         analysis = await self._deps.analyze(out.ref.bot.tenant_id, chatbot, out.text)
-        sentiment = proto_json(analysis.sentiment)
         await self._store.set_analysis(
-            out.ref.bot.tenant_id, message_id, sentiment, analysis.intent, analysis.confidence
+            out.ref.bot.tenant_id,
+            QuestionAnalysis(message_id, proto_json(analysis.sentiment), analysis.intent, analysis.confidence),
         )
 
     async def _replay(self, out: Outgoing) -> list[Event]:
@@ -289,6 +296,14 @@ class MessageRelay:
             "conversation": ref.name,
             "role": role,
         }
+
+
+def _analysis(answer: _Answer) -> QuestionAnalysis | None:
+    """The question's sentiment and intent as the AI stream gave them, to store with the answer."""
+    if answer.analysis is None:
+        return None
+    given = answer.analysis
+    return QuestionAnalysis(answer.question_id, proto_json(given.sentiment), given.intent, given.confidence)
 
 
 def _turns(rows: Sequence[asyncpg.Record]) -> list[ai_pb2.Turn]:

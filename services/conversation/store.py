@@ -53,6 +53,16 @@ class NewMessage:
     finish_reason: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class QuestionAnalysis:
+    """Sentiment and intent of a stored visitor message."""
+
+    message_id: uuid.UUID
+    sentiment: dict[str, Any]
+    intent: int
+    confidence: float
+
+
 class ConversationStore:
     """Reads and writes conversation.* as the service role; RLS backs every tenant filter."""
 
@@ -145,9 +155,18 @@ class ConversationStore:
             )
 
     async def append(
-        self, tenant_id: uuid.UUID, conversation_id: uuid.UUID, message: NewMessage, event: dict[str, Any]
+        self,
+        tenant_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        message: NewMessage,
+        event: dict[str, Any],
+        *,
+        analysis: QuestionAnalysis | None = None,
     ) -> asyncpg.Record | None:
-        """Appends a message and its message.created event; None when its request id is already taken."""
+        """Appends a message and its message.created event, and the analysis of the question it answers, if given.
+
+        None when the conversation is gone; DuplicateRequest when the request id is already taken.
+        """
         async with self._db.tenant_tx(tenant_id) as conn:
             position = await conn.fetchval(
                 "UPDATE conversation.conversations SET message_count = message_count + 1, last_message_time = now()"
@@ -160,6 +179,8 @@ class ConversationStore:
             row = await _insert_message(conn, tenant_id, conversation_id, position, message)
             if row is None:
                 raise DuplicateRequest
+            if analysis is not None:
+                await _set_analysis(conn, tenant_id, analysis)
             await outbox.add(
                 conn,
                 SCHEMA,
@@ -170,20 +191,10 @@ class ConversationStore:
             )
             return row
 
-    async def set_analysis(
-        self, tenant_id: uuid.UUID, message_id: uuid.UUID, sentiment: dict[str, Any], intent: int, confidence: float
-    ) -> None:
+    async def set_analysis(self, tenant_id: uuid.UUID, analysis: QuestionAnalysis) -> None:
         """Stores the sentiment and intent of a visitor message once they are known."""
         async with self._db.tenant_tx(tenant_id) as conn:
-            await conn.execute(
-                "UPDATE conversation.messages SET sentiment = $3, intent = $4, intent_confidence = $5"
-                " WHERE tenant_id = $1 AND id = $2",
-                tenant_id,
-                message_id,
-                sentiment,
-                intent,
-                confidence,
-            )
+            await _set_analysis(conn, tenant_id, analysis)
 
     async def messages(
         self, tenant_id: uuid.UUID, conversation_id: uuid.UUID, after_position: int, limit: int
@@ -266,4 +277,16 @@ async def _insert_message(
         m.first_token_ms,
         m.finish_reason,
         m.request_id,
+    )
+
+
+async def _set_analysis(conn: Connection, tenant_id: uuid.UUID, analysis: QuestionAnalysis) -> None:
+    await conn.execute(
+        "UPDATE conversation.messages SET sentiment = $3, intent = $4, intent_confidence = $5"
+        " WHERE tenant_id = $1 AND id = $2",
+        tenant_id,
+        analysis.message_id,
+        analysis.sentiment,
+        analysis.intent,
+        analysis.confidence,
     )

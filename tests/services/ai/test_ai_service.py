@@ -127,6 +127,34 @@ async def test_sentiment_intent_and_animation(stack: Stack, local: LocalPlatform
     assert (steady.behaviour, steady.changed) == (ai_pb2.BEHAVIOUR_HAPPY, False)
 
 
+async def test_stream_response_carries_the_question_analysis_once_matching_the_analysis_rpcs(
+    stack: Stack, local: LocalPlatform
+) -> None:
+    account = await stack.new_tenant("qa")
+    examples = [ai_pb2.IntentExample(text="I want a refund for my order", intent=ai_pb2.INTENT_COMPLAINT)]
+    bot = (await create_bot(stack, account, personality=chatbot_pb2.Personality(intent_examples=examples))).name
+    md = account.metadata
+    question = "I want a refund for my order, it arrived broken."
+
+    for text_only in (False, True):
+        events = [
+            e
+            async for e in local.ai.StreamResponse(
+                ai_pb2.StreamResponseRequest(chatbot=bot, message=question, text_only=text_only), metadata=md
+            )
+        ]
+        found = [e.question_analysis for e in events if e.WhichOneof("event") == "question_analysis"]
+        assert len(found) == 1, f"text_only={text_only}"
+        sentiment = await local.ai.AnalyzeSentiment(
+            ai_pb2.AnalyzeSentimentRequest(chatbot=bot, text=question), metadata=md
+        )
+        intent = await local.ai.ClassifyIntent(ai_pb2.ClassifyIntentRequest(chatbot=bot, text=question), metadata=md)
+        assert found[0].sentiment == sentiment.sentiment
+        assert (found[0].intent, found[0].confidence) == (intent.intent, intent.confidence)
+        assert found[0].intent == ai_pb2.INTENT_COMPLAINT
+        assert [e.WhichOneof("event") for e in events][-2:] == ["usage", "done"]
+
+
 async def test_search_knowledge_proxies_the_knowledge_service(stack: Stack, local: LocalPlatform) -> None:
     account = await stack.new_tenant("kn")
     kb = seed_knowledge(local.knowledge, account)

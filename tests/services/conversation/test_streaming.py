@@ -57,6 +57,34 @@ async def test_an_answer_streams_with_citations_cues_and_visemes_and_is_stored(
     assert [m.role for m in listed.messages] == [pb.MESSAGE_ROLE_VISITOR, pb.MESSAGE_ROLE_ASSISTANT]
     assert listed.messages[0].text == "When does the shop open on Saturdays?"
     assert listed.messages[1] == stored
+    assert "question_analysis" not in order, "the analysis is stored, not relayed"
+
+
+async def test_the_question_is_stored_with_the_sentiment_and_intent_the_answer_stream_carried(
+    stack: Stack, local: LocalPlatform
+) -> None:
+    account = await stack.new_tenant("cva")
+    examples = [ai_pb2.IntentExample(text="I want a refund for my broken order", intent=ai_pb2.INTENT_COMPLAINT)]
+    personality = chatbot_pb2.Personality(intent_examples=examples)
+    bot = await create_bot(stack, account, personality=personality)
+    conversation = await start(local.conversations, bot.name, account.metadata)
+    question = "I want a refund for my broken order, this is terrible!"
+    expected_sentiment = await local.ai.AnalyzeSentiment(
+        ai_pb2.AnalyzeSentimentRequest(chatbot=bot.name, text=question), metadata=account.metadata
+    )
+
+    events = await send(local.conversations, conversation.name, question, account.metadata)
+
+    assert kinds(events)[-1] == "message"
+    listed = await local.conversations.ListMessages(
+        pb.ListMessagesRequest(parent=conversation.name), metadata=account.metadata
+    )
+    visitor = listed.messages[0]
+    assert visitor.role == pb.MESSAGE_ROLE_VISITOR
+    assert visitor.intent == ai_pb2.INTENT_COMPLAINT
+    assert 0 < visitor.intent_confidence <= 1
+    assert visitor.sentiment.label == ai_pb2.SENTIMENT_LABEL_NEGATIVE
+    assert visitor.sentiment.score == expected_sentiment.sentiment.score
 
 
 async def test_the_stack_answers_offline_out_of_the_box(stack: Stack) -> None:

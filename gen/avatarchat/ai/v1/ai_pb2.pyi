@@ -1111,6 +1111,7 @@ class StreamResponseResponse(_message.Message):
     USAGE_FIELD_NUMBER: _builtins.int
     DONE_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
+    QUESTION_ANALYSIS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def text_delta(self) -> Global___TextDelta:
         """The next piece of text."""
@@ -1139,6 +1140,12 @@ class StreamResponseResponse(_message.Message):
     def error(self) -> Global___StreamError:
         """The answer failed part-way."""
 
+    @_builtins.property
+    def question_analysis(self) -> Global___QuestionAnalysis:
+        """Sentiment and intent of the visitor's message, sent once as soon as they are known (usually before
+        the first text, never holding it back), so the caller need not ask AnalyzeSentiment and ClassifyIntent.
+        """
+
     def __init__(
         self,
         *,
@@ -1149,16 +1156,49 @@ class StreamResponseResponse(_message.Message):
         usage: Global___Usage | None = ...,
         done: Global___StreamDone | None = ...,
         error: Global___StreamError | None = ...,
+        question_analysis: Global___QuestionAnalysis | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["animation_cue", b"animation_cue", "citation", b"citation", "done", b"done", "error", b"error", "event", b"event", "text_delta", b"text_delta", "usage", b"usage", "viseme_cues", b"viseme_cues"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["animation_cue", b"animation_cue", "citation", b"citation", "done", b"done", "error", b"error", "event", b"event", "question_analysis", b"question_analysis", "text_delta", b"text_delta", "usage", b"usage", "viseme_cues", b"viseme_cues"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["animation_cue", b"animation_cue", "citation", b"citation", "done", b"done", "error", b"error", "event", b"event", "text_delta", b"text_delta", "usage", b"usage", "viseme_cues", b"viseme_cues"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["animation_cue", b"animation_cue", "citation", b"citation", "done", b"done", "error", b"error", "event", b"event", "question_analysis", b"question_analysis", "text_delta", b"text_delta", "usage", b"usage", "viseme_cues", b"viseme_cues"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["text_delta", "citation", "animation_cue", "viseme_cues", "usage", "done", "error"]  # noqa: Y015
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["text_delta", "citation", "animation_cue", "viseme_cues", "usage", "done", "error", "question_analysis"]  # noqa: Y015
     _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
 
 Global___StreamResponseResponse: _TypeAlias = StreamResponseResponse  # noqa: Y015
+
+@_typing.final
+class QuestionAnalysis(_message.Message):
+    """QuestionAnalysis is how a visitor's message reads: its sentiment and most likely intent."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SENTIMENT_FIELD_NUMBER: _builtins.int
+    INTENT_FIELD_NUMBER: _builtins.int
+    CONFIDENCE_FIELD_NUMBER: _builtins.int
+    intent: Global___Intent.ValueType
+    """The most likely intent."""
+    confidence: _builtins.float
+    """Its confidence, 0-1."""
+    @_builtins.property
+    def sentiment(self) -> Global___Sentiment:
+        """Sentiment of the message."""
+
+    def __init__(
+        self,
+        *,
+        sentiment: Global___Sentiment | None = ...,
+        intent: Global___Intent.ValueType = ...,
+        confidence: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["sentiment", b"sentiment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["confidence", b"confidence", "intent", b"intent", "sentiment", b"sentiment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QuestionAnalysis: _TypeAlias = QuestionAnalysis  # noqa: Y015
 
 @_typing.final
 class AnalyzeSentimentRequest(_message.Message):
