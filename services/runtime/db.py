@@ -51,6 +51,13 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    # Pool release would otherwise send RESET ALL, UNLISTEN * and the rest: a round trip per transaction for
+    # nothing, as every setting here is transaction-local. asyncpg still rolls back an open transaction and
+    # drops listener callbacks before calling this.
+    return None
+
+
 class Database:
     """A service's pools, one per shard, opened lazily and routed by tenant."""
 
@@ -84,7 +91,7 @@ class Database:
             if url is None:
                 raise LookupError(f"no database configured for shard {shard!r}")
             pool = await asyncpg.create_pool(
-                url, min_size=self._sizes[0], max_size=self._sizes[1], init=_init_connection
+                url, min_size=self._sizes[0], max_size=self._sizes[1], init=_init_connection, reset=_keep_session
             )
             self._pools[shard] = pool
         return pool
@@ -98,13 +105,22 @@ class Database:
     async def tenant_tx(self, tenant_id: uuid.UUID) -> AsyncIterator[Connection]:
         """A transaction as the service role that sees only `tenant_id`'s rows."""
         pool = await self.pool_for(tenant_id)
-        async with pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "SELECT set_config('role', $1, true), set_config('app.tenant_id', $2, true)",
-                self.role,
-                str(tenant_id),
-            )
-            yield conn
+        # BEGIN and the settings go in one round trip; a UUID's text and the role name need no quoting beyond
+        # this. asyncpg refuses Connection.transaction() inside a transaction begun this way, so nothing nested
+        # can commit it early.
+        begin = (
+            f"BEGIN; SELECT set_config('role', '{self.role}', true),"
+            f" set_config('app.tenant_id', '{uuid.UUID(str(tenant_id))}', true)"
+        )
+        async with pool.acquire() as conn:
+            await conn.execute(begin)
+            try:
+                yield conn
+            except BaseException:
+                if not conn.is_closed():
+                    await conn.execute("ROLLBACK")
+                raise
+            await conn.execute("COMMIT")
 
     @asynccontextmanager
     async def platform_tx(self) -> AsyncIterator[Connection]:

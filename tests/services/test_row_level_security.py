@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+
 import asyncpg
 import pytest
 
-from services.runtime.db import Database
+from services.runtime.db import Database, shard_urls
 from services.runtime.settings import RuntimeSettings
 from tests.services.conftest import Stack
 
@@ -43,3 +45,46 @@ async def test_a_service_role_cannot_read_another_services_schema(stack: Stack, 
                 await conn.fetch("SELECT * FROM auth.users")
     finally:
         await db.close()
+
+
+async def test_a_tenant_transaction_commits_rolls_back_and_leaves_nothing_behind_on_its_connection(
+    stack: Stack, settings: RuntimeSettings
+) -> None:
+    a = await stack.new_tenant("tx-a")
+    b = await stack.new_tenant("tx-b")
+    # One connection, so each transaction reuses the last one's session.
+    db = Database("tenant", shard_urls(settings), min_size=1, max_size=1)
+    try:
+        async with db.tenant_tx(a.tenant_id) as conn:
+            await conn.execute("UPDATE tenant.tenants SET display_name = 'committed' WHERE id = $1", a.tenant_id)
+        with pytest.raises(RuntimeError, match="boom"):
+            await _rename_then(db, a.tenant_id, "rolled back", "raise")
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await _rename_then(db, a.tenant_id, "lost", "duplicate")
+        async with db.tenant_tx(a.tenant_id) as conn:
+            assert await conn.fetchval("SELECT display_name FROM tenant.tenants WHERE id = $1", a.tenant_id) == (
+                "committed"
+            )
+            with pytest.raises(asyncpg.InterfaceError, match="manually started transaction"):
+                async with conn.transaction():
+                    pass
+        async with db.tenant_tx(b.tenant_id) as conn:
+            # The previous transaction's tenant and role are gone from the shared connection.
+            assert await conn.fetchval("SELECT current_setting('app.tenant_id')") == str(b.tenant_id)
+            assert {r["id"] for r in await conn.fetch("SELECT id FROM tenant.tenants")} == {b.tenant_id}
+        pool = await db.pool_for(None)
+        async with pool.acquire() as conn:
+            assert not conn.is_in_transaction()
+            assert await conn.fetchval("SELECT current_user") != "avatarchat_tenant"
+            assert await conn.fetchval("SELECT current_setting('app.tenant_id', true)") in (None, "")
+    finally:
+        await db.close()
+
+
+async def _rename_then(db: Database, tenant_id: uuid.UUID, name: str, failure: str) -> None:
+    """Renames the tenant inside a transaction that then fails in Python or in the database."""
+    async with db.tenant_tx(tenant_id) as conn:
+        await conn.execute("UPDATE tenant.tenants SET display_name = $2 WHERE id = $1", tenant_id, name)
+        if failure == "raise":
+            raise RuntimeError("boom")
+        await conn.execute("INSERT INTO tenant.tenants SELECT * FROM tenant.tenants WHERE id = $1", tenant_id)

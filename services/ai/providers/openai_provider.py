@@ -69,7 +69,11 @@ class OpenAIProvider:
         try:
             response = await self._client.chat.completions.create(
                 model=model,
-                messages=messages,
+                # The messages are already in wire form; given as `messages` the SDK would walk each one against
+                # its TypedDict unions first (measured: ~9 % of the AI service's CPU under load). `extra_body`
+                # is sent as given and replaces the empty list.
+                messages=[],
+                extra_body={"messages": messages},
                 stream=True,
                 stream_options={"include_usage": True},
                 temperature=openai.omit if request.temperature is None else request.temperature,
