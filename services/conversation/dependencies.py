@@ -13,6 +13,7 @@ from avatarchat.ai.v1 import ai_pb2, ai_pb2_grpc
 from avatarchat.chatbot.v1 import chatbot_pb2, chatbot_pb2_grpc
 from avatarchat.tenant.v1 import tenant_pb2, tenant_pb2_grpc
 from services.runtime import status
+from services.runtime.clients import STREAM_TIMEOUT_SECONDS, with_request_id
 from services.runtime.quota import PlanQuota
 from services.runtime.tokens import ServiceTokens
 
@@ -57,7 +58,7 @@ class Dependencies:
         try:
             await self._chatbots.GetChatbot(
                 chatbot_pb2.GetChatbotRequest(name=name),
-                metadata=self._tokens.metadata(tenant_id),
+                metadata=with_request_id(self._tokens.metadata(tenant_id)),
                 timeout=self._timeout,
             )
         except grpc.aio.AioRpcError as exc:
@@ -94,11 +95,13 @@ class Dependencies:
             request_id=request_id,
             text_only=text_only,
         )
-        return self._ai.StreamResponse(request, metadata=self._tokens.metadata(tenant_id))
+        return self._ai.StreamResponse(
+            request, metadata=with_request_id(self._tokens.metadata(tenant_id)), timeout=STREAM_TIMEOUT_SECONDS
+        )
 
     async def analyze(self, tenant_id: uuid.UUID, chatbot: str, text: str) -> Analysis:
         """Sentiment and intent of a visitor message."""
-        metadata = self._tokens.metadata(tenant_id)
+        metadata = with_request_id(self._tokens.metadata(tenant_id))
         try:
             sentiment = await self._ai.AnalyzeSentiment(
                 ai_pb2.AnalyzeSentimentRequest(chatbot=chatbot, text=text), metadata=metadata, timeout=self._timeout

@@ -35,9 +35,10 @@ async def build(settings: ConversationSettings, *, port: int | None = None) -> S
     clients = Clients(settings)
     store = ConversationStore(db)
     deps = Dependencies(
-        tenant_pb2_grpc.TenantServiceStub(clients.channel("tenant")),
-        chatbot_pb2_grpc.ChatbotServiceStub(clients.channel("chatbot")),
-        ai_pb2_grpc.AiServiceStub(clients.channel("ai")),
+        # Every call below passes its own credential, deadline and request id: no interceptor task per call.
+        tenant_pb2_grpc.TenantServiceStub(clients.channel("tenant", propagate=False)),
+        chatbot_pb2_grpc.ChatbotServiceStub(clients.channel("chatbot", propagate=False)),
+        ai_pb2_grpc.AiServiceStub(clients.channel("ai", propagate=False)),
         tokens,
         timeout=settings.conversation_dependency_timeout_seconds,
     )

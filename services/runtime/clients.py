@@ -47,6 +47,12 @@ def _propagated(existing: Sequence[tuple[str, str | bytes]] | None) -> list[tupl
     return metadata
 
 
+def with_request_id(metadata: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """`metadata` and the current request id, for calls on a channel opened with `propagate=False`."""
+    request_id = request_id_var.get()
+    return (*metadata, ("x-request-id", request_id)) if request_id else tuple(metadata)
+
+
 def _details(details: grpc.aio.ClientCallDetails, default_timeout: float) -> grpc.aio.ClientCallDetails:
     return grpc.aio.ClientCallDetails(
         method=details.method,
@@ -117,16 +123,18 @@ class Clients:
         self._extra = list(extra_interceptors)
         self._channels: dict[str, grpc.aio.Channel] = {}
 
-    def channel(self, service: str) -> grpc.aio.Channel:
-        """The channel to `service` (by name in the service map)."""
-        channel = self._channels.get(service)
+    def channel(self, service: str, *, propagate: bool = True) -> grpc.aio.Channel:
+        """The channel to `service` (by name in the service map); see open_channel for `propagate`."""
+        key = service if propagate else f"{service} (direct)"
+        channel = self._channels.get(key)
         if channel is None:
             channel = open_channel(
                 self._settings.address_of(service),
                 unary_timeout=self._settings.call_timeout_seconds,
                 extra_interceptors=self._extra,
+                propagate=propagate,
             )
-            self._channels[service] = channel
+            self._channels[key] = channel
         return channel
 
     async def close(self) -> None:

@@ -9,6 +9,7 @@ import grpc
 
 from avatarchat.tenant.v1 import tenant_pb2, tenant_pb2_grpc
 from services.runtime import errors, status
+from services.runtime.clients import with_request_id
 from services.runtime.names import tenant_name
 from services.runtime.tokens import ServiceTokens
 
@@ -34,7 +35,9 @@ class PlanQuota:
         """Takes `amount` of the limit; LIMIT_EXCEEDED (or any upstream error) propagates unchanged."""
         request = tenant_pb2.ReserveQuotaRequest(name=tenant_name(tenant_id), kind=self._kind, amount=amount)
         try:
-            await self._stub.ReserveQuota(request, metadata=self._tokens.metadata(tenant_id), timeout=self._timeout)
+            await self._stub.ReserveQuota(
+                request, metadata=with_request_id(self._tokens.metadata(tenant_id)), timeout=self._timeout
+            )
         except grpc.aio.AioRpcError as exc:
             raise status.from_rpc_error(exc) from None
 
@@ -44,7 +47,9 @@ class PlanQuota:
             return
         request = tenant_pb2.ReleaseQuotaRequest(name=tenant_name(tenant_id), kind=self._kind, amount=amount)
         try:
-            await self._stub.ReleaseQuota(request, metadata=self._tokens.metadata(tenant_id), timeout=self._timeout)
+            await self._stub.ReleaseQuota(
+                request, metadata=with_request_id(self._tokens.metadata(tenant_id)), timeout=self._timeout
+            )
         except grpc.aio.AioRpcError as exc:
             raise status.from_rpc_error(exc) from None
 

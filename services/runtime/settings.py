@@ -66,7 +66,7 @@ class RuntimeSettings(BaseSettings):
     """One JSON object per log line (with request id); false gives plain text."""
 
     otel_exporter: str = "none"
-    """Trace exporter: `none`, `console` or `otlp` (OTEL_EXPORTER_OTLP_ENDPOINT configures otlp)."""
+    """Trace exporter: `none` (no spans are made), `console` or `otlp` (OTEL_EXPORTER_OTLP_ENDPOINT configures otlp)."""
 
     call_timeout_seconds: float = 10.0
     """Default deadline of a unary call to another service."""

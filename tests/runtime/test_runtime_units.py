@@ -98,3 +98,16 @@ def test_service_tokens_verify_and_reject_foreign_secrets() -> None:
     assert principal.role == policy_pb2.ROLE_SERVICE
     with pytest.raises(errors.Unauthenticated):
         ServiceTokens("b" * 40, "chatbot").verify(tokens.mint(tenant))
+
+
+def test_with_request_id_adds_the_current_request_id_only_when_there_is_one() -> None:
+    from services.runtime.clients import with_request_id
+    from services.runtime.context import request_id_var
+
+    given = (("authorization", "Bearer t"),)
+    assert with_request_id(given) == given
+    token = request_id_var.set("req-42")
+    try:
+        assert with_request_id(given) == (("authorization", "Bearer t"), ("x-request-id", "req-42"))
+    finally:
+        request_id_var.reset(token)
