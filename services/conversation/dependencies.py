@@ -14,7 +14,7 @@ from avatarchat.chatbot.v1 import chatbot_pb2, chatbot_pb2_grpc
 from avatarchat.tenant.v1 import tenant_pb2, tenant_pb2_grpc
 from services.runtime import status
 from services.runtime.clients import STREAM_TIMEOUT_SECONDS, with_request_id
-from services.runtime.quota import PlanQuota
+from services.runtime.quota import LeasedQuota, PlanQuota
 from services.runtime.tokens import ServiceTokens
 
 #: A running AiService.StreamResponse call.
@@ -43,7 +43,8 @@ class Dependencies:
         timeout: float,
         bot_ttl_seconds: float = 5.0,
     ) -> None:
-        self._messages = PlanQuota(tenants, tokens, tenant_pb2.LIMIT_KIND_MESSAGES_PER_MONTH, timeout)
+        # Every message takes one: a busy tenant's are reserved in blocks (see LeasedQuota for what that trades).
+        self._messages = LeasedQuota(PlanQuota(tenants, tokens, tenant_pb2.LIMIT_KIND_MESSAGES_PER_MONTH, timeout))
         self._chatbots = chatbots
         self._ai = ai
         self._tokens = tokens
@@ -69,11 +70,15 @@ class Dependencies:
 
     async def reserve_message(self, tenant_id: uuid.UUID) -> None:
         """Takes one message of the plan's monthly limit; LIMIT_EXCEEDED propagates unchanged."""
-        await self._messages.reserve(tenant_id)
+        await self._messages.take(tenant_id)
 
     async def release_message(self, tenant_id: uuid.UUID) -> None:
         """Gives back a message taken for a call that turned out not to count (a failure is logged)."""
-        await self._messages.release_or_log(tenant_id)
+        await self._messages.give_back(tenant_id)
+
+    async def close(self) -> None:
+        """Returns the messages this process still holds in leases to the plan."""
+        await self._messages.close()
 
     def stream_answer(
         self,

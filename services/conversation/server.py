@@ -49,7 +49,7 @@ async def build(settings: ConversationSettings, *, port: int | None = None) -> S
         lambda server: conversation_pb2_grpc.add_ConversationServiceServicer_to_server(servicer, server),
     )
     host = build_host(NAME, settings, [service], remote_authenticator(clients, tokens), port=port)
-    host.closers += [clients.close, db.close, relay.close]
+    host.closers += [relay.close, deps.close, clients.close, db.close]
     if settings.conversation_events_enabled:
         try:
             bus = await Bus.connect(settings.amqp_url)

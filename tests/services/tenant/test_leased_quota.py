@@ -1,0 +1,90 @@
+"""LeasedQuota against the real tenant service: quiet tenants reserve one by one, busy ones in blocks, and the plan's
+usage comes back to exactly what was used."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import pytest
+
+from avatarchat.tenant.v1 import tenant_pb2
+from services.runtime import errors
+from services.runtime.quota import LeasedQuota, PlanQuota
+from tests.services.conftest import Account, Stack
+
+MESSAGES = tenant_pb2.LIMIT_KIND_MESSAGES_PER_MONTH
+
+
+async def _usage(stack: Stack, account: Account) -> tenant_pb2.LimitUsage:
+    limits = await stack.tenant.GetLimits(tenant_pb2.GetLimitsRequest(name=account.tenant), metadata=account.metadata)
+    return next(u for u in limits.limits if u.kind == MESSAGES)
+
+
+def _lease(stack: Stack, **kwargs: float) -> LeasedQuota:
+    return LeasedQuota(PlanQuota(stack.tenant, stack.operator, MESSAGES, 5.0), **kwargs)  # type: ignore[arg-type]
+
+
+async def test_a_quiet_tenant_reserves_each_unit_as_it_is_taken_and_gets_give_backs_at_once(stack: Stack) -> None:
+    account = await stack.new_tenant("lease-quiet")
+    quota = _lease(stack)
+    before = (await _usage(stack, account)).used
+    try:
+        await quota.take(account.tenant_id)
+        assert (await _usage(stack, account)).used == before + 1
+        await quota.give_back(account.tenant_id)
+        assert (await _usage(stack, account)).used == before
+    finally:
+        await quota.close()
+
+
+async def test_a_busy_tenant_reserves_in_blocks_and_the_plan_comes_back_to_what_was_used(stack: Stack) -> None:
+    account = await stack.new_tenant("lease-busy")
+    quota = _lease(stack, idle_seconds=0.4)
+    before = (await _usage(stack, account)).used
+    try:
+        for _ in range(3):  # a second of takes makes the tenant busy
+            await quota.take(account.tenant_id)
+        await asyncio.sleep(1.0)
+        await asyncio.gather(*(quota.take(account.tenant_id) for _ in range(30)))
+        ahead = (await _usage(stack, account)).used - before
+        assert ahead > 33, "a block was reserved ahead of the takes"
+        await quota.give_back(account.tenant_id)
+        await asyncio.sleep(1.5)
+        assert (await _usage(stack, account)).used - before == 32, "idle leases go back, the give-back included"
+    finally:
+        await quota.close()
+
+
+async def test_close_returns_what_leases_hold(stack: Stack) -> None:
+    account = await stack.new_tenant("lease-close")
+    quota = _lease(stack, idle_seconds=60)
+    before = (await _usage(stack, account)).used
+    await quota.take(account.tenant_id)
+    await asyncio.sleep(1.0)
+    await asyncio.gather(*(quota.take(account.tenant_id) for _ in range(10)))
+    await asyncio.sleep(1.0)
+    await asyncio.gather(*(quota.take(account.tenant_id) for _ in range(10)))
+    await quota.close()
+    assert (await _usage(stack, account)).used - before == 21
+
+
+async def test_near_the_limit_units_go_one_by_one_and_the_limit_holds(stack: Stack) -> None:
+    account = await stack.new_tenant("lease-limit")
+    quota = _lease(stack)
+    usage = await _usage(stack, account)
+    await stack.tenant.ReserveQuota(
+        tenant_pb2.ReserveQuotaRequest(name=account.tenant, kind=MESSAGES, amount=usage.limit - usage.used - 5),
+        metadata=stack.operator.metadata(account.tenant_id),
+    )
+    try:
+        await quota.take(account.tenant_id)
+        await asyncio.sleep(1.0)
+        await asyncio.gather(*(quota.take(account.tenant_id) for _ in range(4)))
+        assert (await _usage(stack, account)).used == usage.limit
+        with pytest.raises(errors.ServiceError) as refused:
+            await quota.take(account.tenant_id)
+        assert refused.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    finally:
+        await quota.close()
+    assert (await _usage(stack, account)).used == usage.limit
