@@ -49,16 +49,16 @@ async def add(
 ) -> uuid.UUID:
     """Records an event in the current transaction; returns its id (also the message id on the broker)."""
     event_id = uuid.uuid4()
+    # The row and the relay's wake-up in one round trip (NOTIFY is delivered at commit, like the row).
     await conn.execute(
-        f"INSERT INTO {schema}.outbox (event_id, tenant_id, exchange, routing_key, payload)"  # noqa: S608 - schema is ours
-        " VALUES ($1, $2, $3, $4, $5)",
+        f"WITH event AS (INSERT INTO {schema}.outbox (event_id, tenant_id, exchange, routing_key, payload)"  # noqa: S608 - schema is ours
+        f" VALUES ($1, $2, $3, $4, $5) RETURNING id) SELECT pg_notify('{schema}_outbox', '') FROM event",
         event_id,
         tenant_id,
         exchange,
         routing_key,
         {**payload, "event_id": str(event_id)},
     )
-    await conn.execute(f"SELECT pg_notify('{schema}_outbox', '')")
     return event_id
 
 
@@ -90,14 +90,20 @@ class OutboxRelay:
                 " WHERE sent_time IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
                 self._batch,
             )
-            for row in rows:
-                await self._bus.publish(
-                    row["exchange"], row["routing_key"], row["payload"], message_id=str(row["event_id"])
-                )
-                await conn.execute(
-                    f"UPDATE {self._schema}.outbox SET sent_time = now() WHERE id = $1",  # noqa: S608
-                    row["id"],
-                )
+            sent: list[int] = []
+            try:
+                for row in rows:
+                    await self._bus.publish(
+                        row["exchange"], row["routing_key"], row["payload"], message_id=str(row["event_id"])
+                    )
+                    sent.append(row["id"])
+            finally:
+                # One update for the batch; when the broker fails part-way, what it confirmed is still marked.
+                if sent:
+                    await conn.execute(
+                        f"UPDATE {self._schema}.outbox SET sent_time = now() WHERE id = ANY($1::bigint[])",  # noqa: S608
+                        sent,
+                    )
         return len(rows)
 
     async def _run(self) -> None:

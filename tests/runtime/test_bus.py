@@ -150,3 +150,26 @@ async def test_outbox_survives_a_broker_outage_and_delivers_once_back(
         await relay.stop()
     async with db.platform_tx() as conn:
         assert await conn.fetchval(f"SELECT count(*) FROM {schema}.outbox WHERE sent_time IS NULL") == 0
+
+
+async def test_notify_wakes_the_relay_which_publishes_a_batch_in_order_and_marks_it_sent(
+    bus: Bus, outbox_db: tuple[Database, str]
+) -> None:
+    db, schema = outbox_db
+    exchange, queue = _names()
+    seen = await _collect(bus, ConsumerSpec(queue, exchange, ("doc.*",)))
+    # The slow poll never comes within the test: only the NOTIFY sent with the rows can wake the relay.
+    relay = outbox.OutboxRelay(db, bus, schema, poll_seconds=60)
+    await relay.start()
+    try:
+        await asyncio.sleep(0.2)
+        tenant = uuid.uuid4()
+        async with db.tenant_tx(tenant) as conn:
+            for doc in range(1, 6):
+                await outbox.add(conn, schema, exchange=exchange, routing_key="doc.added", payload={"doc": doc})
+        await _eventually(lambda: len(seen) == 5)
+        assert [s["doc"] for s in seen] == [1, 2, 3, 4, 5]
+    finally:
+        await relay.stop()
+    async with db.platform_tx() as conn:
+        assert await conn.fetchval(f"SELECT count(*) FROM {schema}.outbox WHERE sent_time IS NULL") == 0
