@@ -167,28 +167,44 @@ class ConversationStore:
 
         None when the conversation is gone; DuplicateRequest when the request id is already taken.
         """
+        event_id = uuid.uuid4()
+        payload = outbox.payload_of({**event, "message_id": str(message.id), "state": message.state}, event_id)
+        given = analysis or QuestionAnalysis(uuid.UUID(int=0), {}, 0, 0.0)
         async with self._db.tenant_tx(tenant_id) as conn:
-            position = await conn.fetchval(
-                "UPDATE conversation.conversations SET message_count = message_count + 1, last_message_time = now()"
-                " WHERE tenant_id = $1 AND id = $2 RETURNING message_count",
+            # One statement, as every message pays for it twice: the count, the row, the question's analysis
+            # and the event. No row: the conversation is gone; a row without an id: the request id is taken.
+            row = await conn.fetchrow(
+                _APPEND,
                 tenant_id,
                 conversation_id,
+                message.id,
+                message.role,
+                message.state,
+                message.text,
+                message.citations,
+                message.provider,
+                message.model,
+                message.input_tokens,
+                message.output_tokens,
+                message.cost_micros,
+                message.currency_code,
+                message.cached,
+                message.first_token_ms,
+                message.finish_reason,
+                message.request_id,
+                analysis is not None,
+                given.message_id,
+                given.sentiment,
+                given.intent,
+                given.confidence,
+                event_id,
+                EXCHANGE,
+                payload,
             )
-            if position is None:
-                return None
-            row = await _insert_message(conn, tenant_id, conversation_id, position, message)
             if row is None:
+                return None
+            if row["id"] is None:
                 raise DuplicateRequest
-            if analysis is not None:
-                await _set_analysis(conn, tenant_id, analysis)
-            await outbox.add(
-                conn,
-                SCHEMA,
-                exchange=EXCHANGE,
-                routing_key="message.created",
-                payload={**event, "message_id": str(message.id), "state": message.state},
-                tenant_id=tenant_id,
-            )
             return row
 
     async def set_analysis(self, tenant_id: uuid.UUID, analysis: QuestionAnalysis) -> None:
@@ -251,33 +267,30 @@ class DuplicateRequest(Exception):
     """The request id was taken by a concurrent call."""
 
 
-async def _insert_message(
-    conn: Connection, tenant_id: uuid.UUID, conversation_id: uuid.UUID, position: int, m: NewMessage
-) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "INSERT INTO conversation.messages (id, tenant_id, conversation_id, position, role, state, text, citations,"
-        " provider, model, input_tokens, output_tokens, cost_micros, currency_code, cached, first_token_ms,"
-        " finish_reason, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
-        " $17, $18) ON CONFLICT DO NOTHING RETURNING *",
-        m.id,
-        tenant_id,
-        conversation_id,
-        position,
-        m.role,
-        m.state,
-        m.text,
-        m.citations,
-        m.provider,
-        m.model,
-        m.input_tokens,
-        m.output_tokens,
-        m.cost_micros,
-        m.currency_code,
-        m.cached,
-        m.first_token_ms,
-        m.finish_reason,
-        m.request_id,
+_APPEND = (
+    "WITH counted AS ("
+    " UPDATE conversation.conversations SET message_count = message_count + 1, last_message_time = now()"
+    " WHERE tenant_id = $1 AND id = $2 RETURNING message_count),"
+    " added AS ("
+    " INSERT INTO conversation.messages (id, tenant_id, conversation_id, position, role, state, text, citations,"
+    " provider, model, input_tokens, output_tokens, cost_micros, currency_code, cached, first_token_ms,"
+    " finish_reason, request_id) SELECT $3, $1, $2, message_count, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
+    " $15, $16, $17 FROM counted ON CONFLICT DO NOTHING RETURNING *),"
+    " analysed AS ("
+    " UPDATE conversation.messages SET sentiment = $20, intent = $21, intent_confidence = $22"
+    " WHERE $18 AND tenant_id = $1 AND id = $19 AND EXISTS (SELECT 1 FROM added) RETURNING id), "
+    + outbox.event_ctes(
+        SCHEMA,
+        when="added",
+        event_id="$23",
+        tenant_id="$1",
+        exchange="$24",
+        routing_key="'message.created'",
+        payload="$25::jsonb",
     )
+    + " SELECT added.*, (SELECT count(*) FROM wake) AS woken, (SELECT count(*) FROM analysed) AS analysed"
+    " FROM counted LEFT JOIN added ON true"
+)
 
 
 async def _set_analysis(conn: Connection, tenant_id: uuid.UUID, analysis: QuestionAnalysis) -> None:

@@ -38,6 +38,27 @@ GRANT USAGE ON SEQUENCE {schema}.outbox_id_seq TO {role};
 """
 
 
+def event_ctes(
+    schema: str, *, when: str, event_id: str, tenant_id: str, exchange: str, routing_key: str, payload: str
+) -> str:
+    """Two CTEs, `event` and `wake`, for a statement that records an event (and wakes the relay) with its change.
+
+    The event is recorded once per row of the CTE `when` (so not at all when it returned none); the other
+    arguments are SQL expressions, usually parameters. `payload` must hold the event id (see `payload_of`), and
+    the statement must read `wake` (e.g. `(SELECT count(*) FROM wake)`), or PostgreSQL skips the NOTIFY.
+    """
+    return (
+        f"event AS (INSERT INTO {schema}.outbox (event_id, tenant_id, exchange, routing_key, payload)"  # noqa: S608
+        f" SELECT {event_id}, {tenant_id}, {exchange}, {routing_key}, {payload} FROM {when} RETURNING id),"
+        f" wake AS (SELECT pg_notify('{schema}_outbox', '') FROM event)"
+    )
+
+
+def payload_of(payload: Mapping[str, Any], event_id: uuid.UUID) -> dict[str, Any]:
+    """The stored payload of an event: the given one and the event id consumers deduplicate by."""
+    return {**payload, "event_id": str(event_id)}
+
+
 async def add(
     conn: Connection,
     schema: str,
@@ -50,14 +71,14 @@ async def add(
     """Records an event in the current transaction; returns its id (also the message id on the broker)."""
     event_id = uuid.uuid4()
     # The row and the relay's wake-up in one round trip (NOTIFY is delivered at commit, like the row).
+    ctes = event_ctes(schema, when="one", event_id="$1", tenant_id="$2", exchange="$3", routing_key="$4", payload="$5")
     await conn.execute(
-        f"WITH event AS (INSERT INTO {schema}.outbox (event_id, tenant_id, exchange, routing_key, payload)"  # noqa: S608 - schema is ours
-        f" VALUES ($1, $2, $3, $4, $5) RETURNING id) SELECT pg_notify('{schema}_outbox', '') FROM event",
+        f"WITH one AS (SELECT 1), {ctes} SELECT count(*) FROM wake",  # noqa: S608 - schema is ours
         event_id,
         tenant_id,
         exchange,
         routing_key,
-        {**payload, "event_id": str(event_id)},
+        payload_of(payload, event_id),
     )
     return event_id
 
