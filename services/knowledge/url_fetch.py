@@ -8,8 +8,6 @@ hop is checked again. TLS still verifies the certificate against the original ho
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
@@ -18,7 +16,7 @@ import grpc
 import httpx
 
 from services.knowledge.errors import DocumentTooLargeError, KnowledgeError
-from services.runtime.addresses import address_allowed
+from services.runtime.addresses import address_allowed, resolved_addresses
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
@@ -86,12 +84,9 @@ class SafeFetcher:
     async def resolve(self, url: str) -> str:
         """The checked address to connect to for `url`; refuses if any address of the host is not allowed."""
         _, host, port = check_syntax(url)
-        loop = asyncio.get_running_loop()
-        try:
-            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except socket.gaierror:
-            raise FetchError(f"cannot resolve {host}", retryable=True) from None
-        addresses = [str(info[4][0]) for info in infos]
+        addresses = await resolved_addresses(host, port)
+        if addresses is None:
+            raise FetchError(f"cannot resolve {host}", retryable=True)
         if not addresses or not all(self._allowed(a) for a in addresses):
             raise UrlNotAllowedError(f"{host} resolves to an address that may not be fetched")
         return addresses[0]

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from services.ai.hashed_words import HashedWordsEmbedder
 from services.ai.passages import Passage
 from services.ai.providers.base import AnswerContext, ChatMessage, GenerationRequest
 from services.ai.similarity import TextEmbedder
-from tests.services.ai.bag_of_words import BagOfWordsEmbedder
 from tests.services.ai.wire import Handler, WireServer
 
 StartServer = Callable[[Handler], Awaitable[WireServer]]
@@ -52,11 +52,11 @@ def _minilm() -> TextEmbedder | None:
     return embedder
 
 
-@pytest.fixture(scope="session", params=["minilm", "bag-of-words"])
+@pytest.fixture(scope="session", params=["minilm", "hashed-words"])
 def embedder(request: pytest.FixtureRequest) -> TextEmbedder:
     """Each real embedder the intent classifier is tested with."""
-    if request.param == "bag-of-words":
-        return BagOfWordsEmbedder()
+    if request.param == "hashed-words":
+        return HashedWordsEmbedder()
     minilm = _minilm()
     if minilm is None:
         pytest.skip("services.knowledge.embedding is not there yet")

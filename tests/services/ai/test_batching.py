@@ -8,14 +8,14 @@ from collections.abc import Sequence
 import pytest
 
 from services.ai.batching import BatchingEmbedder
-from tests.services.ai.bag_of_words import BagOfWordsEmbedder
+from services.ai.hashed_words import HashedWordsEmbedder
 
 
 class GatedEmbedder:
     """A real embedder whose calls are recorded and wait for the test to open the gate."""
 
     def __init__(self, fail_on: str = "") -> None:
-        self.inner = BagOfWordsEmbedder()
+        self.inner = HashedWordsEmbedder()
         self.calls: list[list[str]] = []
         self.gate = asyncio.Event()
         self._fail_on = fail_on
@@ -41,7 +41,7 @@ async def test_callers_arriving_while_a_batch_runs_share_the_next_one_and_get_th
     assert gated.calls[0] == ["opening hours"]
     assert len(gated.calls) == 2, "the ten callers that waited share one call"
     assert sorted(gated.calls[1]) == sorted({"opening hours", *(f"question {i}" for i in range(10))})
-    expected = await BagOfWordsEmbedder().embed(["opening hours", *(f"question {i}" for i in range(10))])
+    expected = await HashedWordsEmbedder().embed(["opening hours", *(f"question {i}" for i in range(10))])
     assert results[0] == [expected[0]]
     for i, result in enumerate(results[1:]):
         assert result == [expected[i + 1], expected[0]]
@@ -59,7 +59,7 @@ async def test_a_failing_batch_fails_each_of_its_callers_and_the_next_batch_stil
     for task in doomed:
         with pytest.raises(RuntimeError, match="poison"):
             await task
-    assert await batching.embed(["afterwards"]) == await BagOfWordsEmbedder().embed(["afterwards"])
+    assert await batching.embed(["afterwards"]) == await HashedWordsEmbedder().embed(["afterwards"])
 
 
 async def test_a_caller_that_goes_away_does_not_hold_up_or_break_the_others() -> None:
@@ -73,7 +73,7 @@ async def test_a_caller_that_goes_away_does_not_hold_up_or_break_the_others() ->
     leaving.cancel()
     gated.gate.set()
     await blocker
-    assert await staying == await BagOfWordsEmbedder().embed(["staying"])
+    assert await staying == await HashedWordsEmbedder().embed(["staying"])
     assert gated.calls[1] == ["staying"]
     assert await batching.embed([]) == []
 
