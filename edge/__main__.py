@@ -8,6 +8,7 @@ from edge.assembly import build_edge_app
 from edge.listener import listening_socket
 from edge.settings import EdgeSettings
 from services.runtime import logs
+from services.runtime.server import freeze_startup_heap
 
 
 def main() -> None:
@@ -27,6 +28,7 @@ def main() -> None:
     )
     # Bound here rather than by uvicorn, which cannot set SO_REUSEPORT.
     sock = listening_socket(settings.http_host, settings.http_port, settings.reuse_port)
+    freeze_startup_heap()
     uvicorn.Server(config).run(sockets=[sock])
 
 

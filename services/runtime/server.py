@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
@@ -114,9 +115,21 @@ def run(name: str, build: Callable[[S], Awaitable[ServiceHost]], settings: S) ->
     asyncio.run(_serve(build, settings))
 
 
+def freeze_startup_heap() -> None:
+    """Takes what start-up allocated (modules, descriptors, clients) out of the garbage collector's sight.
+
+    A full collection of a service's start-up heap (~330,000 objects) holds the event loop for ~170 ms, and
+    one comes whenever enough objects have outlived younger collections: a stall in every answer under way.
+    Frozen objects are never scanned again; what is allocated afterwards is collected as usual.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 async def _serve(build: Callable[[S], Awaitable[ServiceHost]], settings: S) -> None:
     host = await build(settings)
     await host.start()
+    freeze_startup_heap()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -111,3 +111,26 @@ def test_with_request_id_adds_the_current_request_id_only_when_there_is_one() ->
         assert with_request_id(given) == (("authorization", "Bearer t"), ("x-request-id", "req-42"))
     finally:
         request_id_var.reset(token)
+
+
+def test_freeze_startup_heap_hides_live_objects_from_the_collector_and_frees_garbage_first() -> None:
+    import gc
+    import weakref
+
+    from services.runtime.server import freeze_startup_heap
+
+    class Cycle:
+        def __init__(self) -> None:
+            self.me = self
+
+    garbage = weakref.ref(Cycle())  # unreachable but alive until a collection breaks the cycle
+    kept = Cycle()
+    assert garbage() is not None
+    try:
+        freeze_startup_heap()
+        assert garbage() is None, "garbage is collected before the freeze"
+        assert gc.get_freeze_count() > 1000
+        assert all(o is not kept for o in gc.get_objects()), "live objects leave the collector's generations"
+    finally:
+        gc.unfreeze()
+    assert any(o is kept for o in gc.get_objects())
