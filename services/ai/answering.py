@@ -103,33 +103,48 @@ class Answering:
     async def stream(self, req: AnswerRequest) -> AsyncGenerator[Event, None]:
         """Every event of the answer; failures before the first event raise ServiceError instead."""
         started = time.monotonic()
-        bot = await self._bots.bot(req.tenant_id, req.chatbot)
-        personality = bot.chatbot.personality
-        knowledge = await self._bots.search(req.tenant_id, bot.chatbot.knowledge_bases, req.message, top_k=self._top_k)
-        history = turns_from_proto(req.history[-20:])
-        generation = build_request(
-            personality,
-            req.message,
-            passages_from_results(knowledge.results),
-            history,
-            bot_name=bot.chatbot.display_name,
-            limits=self._limits,
-        )
-        # Sentiment and intent of the question pick the opening cue while the provider connects.
-        opening = asyncio.ensure_future(self._opening(req.message, bot))
+        # The tenant's providers are looked up first: their Redis check overlaps the bot, knowledge and prompt.
+        providers = asyncio.ensure_future(self._providers_for(req.tenant_id))
         try:
-            async for event in self._answer(
-                req,
-                bot=bot,
-                generation=generation,
-                knowledge=knowledge,
-                opening=opening,
-                started=started,
-                history_used=bool(history),
-            ):
-                yield event
+            bot = await self._bots.bot(req.tenant_id, req.chatbot)
+            personality = bot.chatbot.personality
+            knowledge = await self._bots.search(
+                req.tenant_id, bot.chatbot.knowledge_bases, req.message, top_k=self._top_k
+            )
+            history = turns_from_proto(req.history[-20:])
+            generation = build_request(
+                personality,
+                req.message,
+                passages_from_results(knowledge.results),
+                history,
+                bot_name=bot.chatbot.display_name,
+                limits=self._limits,
+            )
+            # Sentiment and intent of the question pick the opening cue while the provider connects.
+            opening = asyncio.ensure_future(self._opening(req.message, bot))
+            try:
+                async for event in self._answer(
+                    req,
+                    bot=bot,
+                    generation=generation,
+                    knowledge=knowledge,
+                    opening=opening,
+                    providers=providers,
+                    started=started,
+                    history_used=bool(history),
+                ):
+                    yield event
+            finally:
+                opening.cancel()
         finally:
-            opening.cancel()
+            providers.cancel()
+            if providers.done() and not providers.cancelled():
+                providers.exception()  # seen, even when the answer never needed it
+
+    async def _providers_for(self, tenant_id: uuid.UUID) -> Mapping[str, Provider]:
+        if self._tenant_providers is None:
+            return self._providers
+        return await self._tenant_providers.for_tenant(tenant_id)
 
     async def _answer(
         self,
@@ -139,6 +154,7 @@ class Answering:
         generation: GenerationRequest,
         knowledge: Knowledge,
         opening: asyncio.Future[Opening],
+        providers: asyncio.Future[Mapping[str, Provider]],
         started: float,
         history_used: bool,
     ) -> AsyncGenerator[Event, None]:
@@ -155,10 +171,7 @@ class Answering:
                 return
         events = AnswerEvents(CitationTracker(generation.context.passages), text_only=req.text_only)
         run = AnswerRun(events, started, opening)
-        available: Mapping[str, Provider] = self._providers
-        if self._tenant_providers is not None:
-            available = await self._tenant_providers.for_tenant(req.tenant_id)
-        chain = provider_chain(personality.providers, available, self._offline)
+        chain = provider_chain(personality.providers, await providers, self._offline)
         try:
             async with aclosing(
                 stream_with_failover(generation, chain, first_token_timeout=self._first_token_timeout)
