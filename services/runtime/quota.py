@@ -82,6 +82,7 @@ class _Lease:
     window_start: float = 0.0
     window_takes: int = 0
     rate: int = 0
+    near_limit: bool = False
     refill: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -141,7 +142,10 @@ class LeasedQuota:
         self._leases.clear()
 
     def _size(self, lease: _Lease) -> int:
-        """Units the next refill reserves: the takes of this second and the last, whichever is fewer."""
+        """Units the next refill reserves: the takes of this second and the last, whichever is fewer; one near
+        the limit."""
+        if lease.near_limit:
+            return 1
         return max(1, min(self._max_lease, lease.rate, lease.window_takes))
 
     async def _refill(self, tenant_id: uuid.UUID, lease: _Lease) -> None:
@@ -154,9 +158,7 @@ class LeasedQuota:
             # A block may not fit where one unit still does.
             size, usage = 1, await self._quota.reserve(tenant_id, 1)
         lease.available += size
-        if usage.limit >= 0 and usage.limit - usage.used < self._near_limit * self._max_lease:
-            # Near the limit the next refills take one unit each.
-            lease.rate = lease.window_takes = 0
+        lease.near_limit = usage.limit >= 0 and usage.limit - usage.used < self._near_limit * self._max_lease
         self._sweep_soon()
 
     def _sweep_soon(self) -> None:

@@ -73,14 +73,18 @@ async def test_near_the_limit_units_go_one_by_one_and_the_limit_holds(stack: Sta
     account = await stack.new_tenant("lease-limit")
     quota = _lease(stack)
     usage = await _usage(stack, account)
+    left = 40  # fewer than near_limit (4) leases of 20
     await stack.tenant.ReserveQuota(
-        tenant_pb2.ReserveQuotaRequest(name=account.tenant, kind=MESSAGES, amount=usage.limit - usage.used - 5),
+        tenant_pb2.ReserveQuotaRequest(name=account.tenant, kind=MESSAGES, amount=usage.limit - usage.used - left),
         metadata=stack.operator.metadata(account.tenant_id),
     )
     try:
-        await quota.take(account.tenant_id)
+        for _ in range(5):
+            await quota.take(account.tenant_id)
         await asyncio.sleep(1.0)
-        await asyncio.gather(*(quota.take(account.tenant_id) for _ in range(4)))
+        await asyncio.gather(*(quota.take(account.tenant_id) for _ in range(10)))
+        assert (await _usage(stack, account)).used == usage.limit - left + 15, "nothing reserved ahead"
+        await asyncio.gather(*(quota.take(account.tenant_id) for _ in range(left - 15)))
         assert (await _usage(stack, account)).used == usage.limit
         with pytest.raises(errors.ServiceError) as refused:
             await quota.take(account.tenant_id)
