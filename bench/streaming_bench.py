@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -138,6 +139,37 @@ class Samples:
     errors: int = 0
     busy: float = 0.0
     """Seconds spent streaming, summed over answers (÷ duration = answers streaming at once)."""
+    cpu: dict[str, float] = field(default_factory=dict)
+    """CPU seconds each process used while this path ran (the platform path only)."""
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by this client, the provider, each service and the embedded PostgreSQL."""
+    import psutil  # type: ignore[import-untyped,unused-ignore]
+
+    used: dict[str, float] = {}
+    me = psutil.Process()
+    for process in [me, *me.children(recursive=True)]:
+        try:
+            args = process.cmdline()
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        if process.pid == me.pid:
+            name = "client"
+        elif "--serve-provider" in args:
+            name = "provider"
+        elif "-m" in args and args[args.index("-m") + 1].startswith("services."):
+            name = args[args.index("-m") + 1].removeprefix("services.")
+        else:
+            continue
+        used[name] = used.get(name, 0.0) + times.user + times.system
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] == "postgres":
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                used["postgres"] = used.get("postgres", 0.0) + times.user + times.system
+    return used
 
 
 def _chunk_latency(text: str, received: float) -> float | None:
@@ -238,12 +270,15 @@ async def steady(
         await asyncio.gather(
             *(_visitor(i, load, seed, lambda s: direct_once(http, s), direct) for i in range(load.visitors))
         )
+    before = cpu_seconds()
     await asyncio.gather(
         *(
             _visitor(i, load, seed, lambda s, c=c: platform_once(stub, c, md, s), platform)  # type: ignore[misc]
             for i, c in enumerate(conversations[: load.visitors])
         )
     )
+    after = cpu_seconds()
+    platform.cpu = {name: after[name] - before.get(name, 0.0) for name in after}
     return direct, platform
 
 
@@ -356,6 +391,22 @@ def _print(
         c50, c99 = _p(p.chunk, 50) - _p(d.chunk, 50), _p(p.chunk, 99) - _p(d.chunk, 99)
         met = "yes" if t50 <= 5 and t99 <= 20 else "no"
         print(f"| {n:<9} | {t50:>+8.2f} | {t99:>+8.2f} | {c50:>+9.2f} | {c99:>+9.2f} | {met:<29} |")
+    names = sorted({name for load in loads for name in results[load.visitors][1].cpu}, key=_cpu_rank)
+    print("\nCPU per answer on the platform path, ms (every process shares the same cores; postgres is all of it):\n")
+    print("| level     | " + " | ".join(f"{name:>12}" for name in names) + " |        total |")
+    print("|-----------|" + "|".join("-" * 14 for _ in [*names, "total"]) + "|")
+    for load in loads:
+        platform = results[load.visitors][1]
+        answers = max(len(platform.ttft), 1)
+        cells = [platform.cpu.get(name, 0.0) * 1000 / answers for name in names]
+        print(f"| {load.visitors:<9} | " + " | ".join(f"{c:>12.2f}" for c in cells) + f" | {sum(cells):>12.2f} |")
+
+
+_CPU_ORDER = ["client", "provider", "conversation", "ai", "tenant", "chatbot", "auth", "postgres"]
+
+
+def _cpu_rank(name: str) -> int:
+    return _CPU_ORDER.index(name) if name in _CPU_ORDER else len(_CPU_ORDER)
 
 
 def main() -> None:
