@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 
 import grpc
 
@@ -19,15 +18,6 @@ from services.runtime.tokens import ServiceTokens
 
 #: A running AiService.StreamResponse call.
 AnswerCall = grpc.aio.UnaryStreamCall[ai_pb2.StreamResponseRequest, ai_pb2.StreamResponseResponse]
-
-
-@dataclass(frozen=True, slots=True)
-class Analysis:
-    """Sentiment and intent of a visitor message."""
-
-    sentiment: ai_pb2.Sentiment
-    intent: ai_pb2.Intent.ValueType
-    confidence: float
 
 
 class Dependencies:
@@ -104,8 +94,8 @@ class Dependencies:
             request, metadata=with_request_id(self._tokens.metadata(tenant_id)), timeout=STREAM_TIMEOUT_SECONDS
         )
 
-    async def analyze(self, tenant_id: uuid.UUID, chatbot: str, text: str) -> Analysis:
-        """Sentiment and intent of a visitor message."""
+    async def analyze(self, tenant_id: uuid.UUID, chatbot: str, text: str) -> ai_pb2.QuestionAnalysis:
+        """Sentiment and intent of a visitor message, as an answer stream would have carried them."""
         metadata = with_request_id(self._tokens.metadata(tenant_id))
         try:
             sentiment = await self._ai.AnalyzeSentiment(
@@ -116,7 +106,9 @@ class Dependencies:
             )
         except grpc.aio.AioRpcError as exc:
             raise status.from_rpc_error(exc) from None
-        return Analysis(sentiment.sentiment, intent.intent, intent.confidence)
+        return ai_pb2.QuestionAnalysis(
+            sentiment=sentiment.sentiment, intent=intent.intent, confidence=intent.confidence
+        )
 
 
 async def events_of(call: AnswerCall) -> AsyncIterator[ai_pb2.StreamResponseResponse]:

@@ -239,17 +239,14 @@ class MessageRelay:
                 ref.conversation_id,
                 answer.message(answer_id, out.request_id),
                 self._event(ref, "assistant"),
-                analysis=_analysis(answer),
+                analysis=None if answer.analysis is None else _stored(answer.question_id, answer.analysis),
             )
         except DuplicateRequest:
             return None
 
     async def _analyze(self, out: Outgoing, chatbot: str, message_id: uuid.UUID) -> None:
         analysis = await self._deps.analyze(out.ref.bot.tenant_id, chatbot, out.text)
-        await self._store.set_analysis(
-            out.ref.bot.tenant_id,
-            QuestionAnalysis(message_id, proto_json(analysis.sentiment), analysis.intent, analysis.confidence),
-        )
+        await self._store.set_analysis(out.ref.bot.tenant_id, _stored(message_id, analysis))
 
     async def _replay(self, out: Outgoing) -> list[Event]:
         """The stored result of an earlier call with the same request id: started, then the answer."""
@@ -298,12 +295,9 @@ class MessageRelay:
         }
 
 
-def _analysis(answer: _Answer) -> QuestionAnalysis | None:
-    """The question's sentiment and intent as the AI stream gave them, to store with the answer."""
-    if answer.analysis is None:
-        return None
-    given = answer.analysis
-    return QuestionAnalysis(answer.question_id, proto_json(given.sentiment), given.intent, given.confidence)
+def _stored(question_id: uuid.UUID, given: ai_pb2.QuestionAnalysis) -> QuestionAnalysis:
+    """The question's sentiment and intent as the store keeps them."""
+    return QuestionAnalysis(question_id, proto_json(given.sentiment), given.intent, given.confidence)
 
 
 def _turns(rows: Sequence[asyncpg.Record]) -> list[ai_pb2.Turn]:

@@ -169,7 +169,6 @@ class ConversationStore:
         """
         event_id = uuid.uuid4()
         payload = outbox.payload_of({**event, "message_id": str(message.id), "state": message.state}, event_id)
-        given = analysis or QuestionAnalysis(uuid.UUID(int=0), {}, 0, 0.0)
         async with self._db.tenant_tx(tenant_id) as conn:
             # One statement, as every message pays for it twice: the count, the row, the question's analysis
             # and the event. No row: the conversation is gone; a row without an id: the request id is taken.
@@ -192,11 +191,8 @@ class ConversationStore:
                 message.first_token_ms,
                 message.finish_reason,
                 message.request_id,
-                analysis is not None,
-                given.message_id,
-                given.sentiment,
-                given.intent,
-                given.confidence,
+                # Without an analysis the question's id is NULL, which the update matches nowhere.
+                *_analysis_args(analysis),
                 event_id,
                 EXCHANGE,
                 payload,
@@ -277,20 +273,27 @@ _APPEND = (
     " finish_reason, request_id) SELECT $3, $1, $2, message_count, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
     " $15, $16, $17 FROM counted ON CONFLICT DO NOTHING RETURNING *),"
     " analysed AS ("
-    " UPDATE conversation.messages SET sentiment = $20, intent = $21, intent_confidence = $22"
-    " WHERE $18 AND tenant_id = $1 AND id = $19 AND EXISTS (SELECT 1 FROM added) RETURNING id), "
+    " UPDATE conversation.messages SET sentiment = $19, intent = $20, intent_confidence = $21"
+    " WHERE tenant_id = $1 AND id = $18 AND EXISTS (SELECT 1 FROM added) RETURNING id), "
     + outbox.event_ctes(
         SCHEMA,
         when="added",
-        event_id="$23",
+        event_id="$22",
         tenant_id="$1",
-        exchange="$24",
+        exchange="$23",
         routing_key="'message.created'",
-        payload="$25::jsonb",
+        payload="$24::jsonb",
     )
     + " SELECT added.*, (SELECT count(*) FROM wake) AS woken, (SELECT count(*) FROM analysed) AS analysed"
     " FROM counted LEFT JOIN added ON true"
 )
+
+
+def _analysis_args(analysis: QuestionAnalysis | None) -> tuple[Any, ...]:
+    """The question's id, sentiment, intent and confidence as query arguments; all NULL without an analysis."""
+    if analysis is None:
+        return (None, None, None, None)
+    return (analysis.message_id, analysis.sentiment, analysis.intent, analysis.confidence)
 
 
 async def _set_analysis(conn: Connection, tenant_id: uuid.UUID, analysis: QuestionAnalysis) -> None:
@@ -298,8 +301,5 @@ async def _set_analysis(conn: Connection, tenant_id: uuid.UUID, analysis: Questi
         "UPDATE conversation.messages SET sentiment = $3, intent = $4, intent_confidence = $5"
         " WHERE tenant_id = $1 AND id = $2",
         tenant_id,
-        analysis.message_id,
-        analysis.sentiment,
-        analysis.intent,
-        analysis.confidence,
+        *_analysis_args(analysis),
     )
