@@ -58,6 +58,24 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     return None
 
 
+@asynccontextmanager
+async def _transaction(pool: asyncpg.Pool, begin: str) -> AsyncIterator[Connection]:
+    """A pooled connection in a transaction that `begin` opens (BEGIN and its settings in one round trip).
+
+    asyncpg refuses Connection.transaction() inside a transaction begun this way, so nothing nested can commit
+    it early.
+    """
+    async with pool.acquire() as conn:
+        await conn.execute(begin)
+        try:
+            yield conn
+        except BaseException:
+            if not conn.is_closed():
+                await conn.execute("ROLLBACK")
+            raise
+        await conn.execute("COMMIT")
+
+
 class Database:
     """A service's pools, one per shard, opened lazily and routed by tenant."""
 
@@ -105,29 +123,19 @@ class Database:
     async def tenant_tx(self, tenant_id: uuid.UUID) -> AsyncIterator[Connection]:
         """A transaction as the service role that sees only `tenant_id`'s rows."""
         pool = await self.pool_for(tenant_id)
-        # BEGIN and the settings go in one round trip; a UUID's text and the role name need no quoting beyond
-        # this. asyncpg refuses Connection.transaction() inside a transaction begun this way, so nothing nested
-        # can commit it early.
+        # A UUID's text and the role name need no quoting beyond this.
         begin = (
             f"BEGIN; SELECT set_config('role', '{self.role}', true),"
             f" set_config('app.tenant_id', '{uuid.UUID(str(tenant_id))}', true)"
         )
-        async with pool.acquire() as conn:
-            await conn.execute(begin)
-            try:
-                yield conn
-            except BaseException:
-                if not conn.is_closed():
-                    await conn.execute("ROLLBACK")
-                raise
-            await conn.execute("COMMIT")
+        async with _transaction(pool, begin) as conn:
+            yield conn
 
     @asynccontextmanager
     async def platform_tx(self) -> AsyncIterator[Connection]:
         """A transaction as the service role with no tenant set: only platform-wide tables are visible."""
         pool = await self._pool(DEFAULT_SHARD)
-        async with pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT set_config('role', $1, true)", self.role)
+        async with _transaction(pool, f"BEGIN; SELECT set_config('role', '{self.role}', true)") as conn:
             yield conn
 
     async def ping(self) -> None:
