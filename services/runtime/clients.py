@@ -32,12 +32,9 @@ STREAM_TIMEOUT_SECONDS = 300.0
 
 
 def _propagated(existing: Sequence[tuple[str, str | bytes]] | None) -> list[tuple[str, str | bytes]]:
-    metadata = list(existing or ())
+    metadata = list(with_request_id(existing or ()))
     keys = {k for k, _ in metadata}
     principal = principal_var.get()
-    request_id = request_id_var.get()
-    if request_id and "x-request-id" not in keys:
-        metadata.append(("x-request-id", request_id))
     if "authorization" not in keys and principal.credential:
         metadata.append(("authorization", f"Bearer {principal.credential}"))
     if "x-tenant-id" not in keys and principal.tenant_id is not None:
@@ -47,10 +44,13 @@ def _propagated(existing: Sequence[tuple[str, str | bytes]] | None) -> list[tupl
     return metadata
 
 
-def with_request_id(metadata: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-    """`metadata` and the current request id, for calls on a channel opened with `propagate=False`."""
+def with_request_id(metadata: Sequence[tuple[str, str | bytes]]) -> tuple[tuple[str, str | bytes], ...]:
+    """`metadata` and the current request id unless it carries one, as calls on a channel opened with
+    `propagate=False` must pass it themselves."""
     request_id = request_id_var.get()
-    return (*metadata, ("x-request-id", request_id)) if request_id else tuple(metadata)
+    if not request_id or any(key == "x-request-id" for key, _ in metadata):
+        return tuple(metadata)
+    return (*metadata, ("x-request-id", request_id))
 
 
 def _details(details: grpc.aio.ClientCallDetails, default_timeout: float) -> grpc.aio.ClientCallDetails:

@@ -109,6 +109,8 @@ def test_with_request_id_adds_the_current_request_id_only_when_there_is_one() ->
     token = request_id_var.set("req-42")
     try:
         assert with_request_id(given) == (("authorization", "Bearer t"), ("x-request-id", "req-42"))
+        carried = (("x-request-id", "req-from-caller"),)
+        assert with_request_id(carried) == carried
     finally:
         request_id_var.reset(token)
 
