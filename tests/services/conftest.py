@@ -88,6 +88,22 @@ class Stack:
             refresh_token=tokens.refresh_token,
         )
 
+    async def usage(self, account: Account, kind: tenant_pb2.LimitKind.ValueType) -> tenant_pb2.LimitUsage:
+        """The account's current usage of one plan limit, as its owner reads it."""
+        limits = await self.tenant.GetLimits(
+            tenant_pb2.GetLimitsRequest(name=account.tenant), metadata=account.metadata
+        )
+        return next(u for u in limits.limits if u.kind == kind)
+
+    async def use_up(self, account: Account, kind: tenant_pb2.LimitKind.ValueType, leave: int = 0) -> int:
+        """Reserves all but `leave` of a plan limit, as a service would; returns the limit."""
+        usage = await self.usage(account, kind)
+        await self.tenant.ReserveQuota(
+            tenant_pb2.ReserveQuotaRequest(name=account.tenant, kind=kind, amount=usage.limit - usage.used - leave),
+            metadata=self.operator.metadata(account.tenant_id),
+        )
+        return usage.limit
+
     async def platform_admin(self) -> Account:
         """An account whose owner is a platform admin (granted with the operator credential)."""
         if self._admin is None:

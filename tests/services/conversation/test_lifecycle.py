@@ -109,14 +109,7 @@ async def test_the_plan_message_limit_is_enforced_before_any_provider_is_called(
     account = await stack.new_tenant("limit")
     bot = await create_bot(stack, account)
     conversation = await start(conversations, bot.name, account.metadata)
-    limits = await stack.tenant.GetLimits(tenant_pb2.GetLimitsRequest(name=account.tenant), metadata=account.metadata)
-    usage = next(u for u in limits.limits if u.kind == tenant_pb2.LIMIT_KIND_MESSAGES_PER_MONTH)
-    await stack.tenant.ReserveQuota(
-        tenant_pb2.ReserveQuotaRequest(
-            name=account.tenant, kind=tenant_pb2.LIMIT_KIND_MESSAGES_PER_MONTH, amount=usage.limit - usage.used
-        ),
-        metadata=stack.operator.metadata(account.tenant_id),
-    )
+    await stack.use_up(account, tenant_pb2.LIMIT_KIND_MESSAGES_PER_MONTH)
 
     error = await expect_error(
         send(conversations, conversation.name, "Hello!", account.metadata),
@@ -146,10 +139,7 @@ async def test_messages_that_do_not_count_give_their_reservation_back(stack: Sta
     ).conversation
 
     async def messages_used() -> int:
-        limits = await stack.tenant.GetLimits(
-            tenant_pb2.GetLimitsRequest(name=account.tenant), metadata=account.metadata
-        )
-        return next(u.used for u in limits.limits if u.kind == tenant_pb2.LIMIT_KIND_MESSAGES_PER_MONTH)
+        return (await stack.usage(account, tenant_pb2.LIMIT_KIND_MESSAGES_PER_MONTH)).used
 
     before = await messages_used()
     await expect_error(
@@ -179,14 +169,7 @@ async def test_a_preview_still_answers_when_the_plan_has_no_messages_left(stack:
             metadata=account.metadata,
         )
     ).conversation
-    limits = await stack.tenant.GetLimits(tenant_pb2.GetLimitsRequest(name=account.tenant), metadata=account.metadata)
-    usage = next(u for u in limits.limits if u.kind == tenant_pb2.LIMIT_KIND_MESSAGES_PER_MONTH)
-    await stack.tenant.ReserveQuota(
-        tenant_pb2.ReserveQuotaRequest(
-            name=account.tenant, kind=tenant_pb2.LIMIT_KIND_MESSAGES_PER_MONTH, amount=usage.limit - usage.used
-        ),
-        metadata=stack.operator.metadata(account.tenant_id),
-    )
+    await stack.use_up(account, tenant_pb2.LIMIT_KIND_MESSAGES_PER_MONTH)
 
     previewed = await send(conversations, preview.name, "Hello!", account.metadata)
 

@@ -11,14 +11,9 @@ import pytest
 from avatarchat.tenant.v1 import tenant_pb2
 from services.runtime import errors
 from services.runtime.quota import LeasedQuota, PlanQuota
-from tests.services.conftest import Account, Stack
+from tests.services.conftest import Stack
 
 MESSAGES = tenant_pb2.LIMIT_KIND_MESSAGES_PER_MONTH
-
-
-async def _usage(stack: Stack, account: Account) -> tenant_pb2.LimitUsage:
-    limits = await stack.tenant.GetLimits(tenant_pb2.GetLimitsRequest(name=account.tenant), metadata=account.metadata)
-    return next(u for u in limits.limits if u.kind == MESSAGES)
 
 
 def _lease(stack: Stack, **kwargs: float) -> LeasedQuota:
@@ -28,12 +23,12 @@ def _lease(stack: Stack, **kwargs: float) -> LeasedQuota:
 async def test_a_quiet_tenant_reserves_each_unit_as_it_is_taken_and_gets_give_backs_at_once(stack: Stack) -> None:
     account = await stack.new_tenant("lease-quiet")
     quota = _lease(stack)
-    before = (await _usage(stack, account)).used
+    before = (await stack.usage(account, MESSAGES)).used
     try:
         await quota.take(account.tenant_id)
-        assert (await _usage(stack, account)).used == before + 1
+        assert (await stack.usage(account, MESSAGES)).used == before + 1
         await quota.give_back(account.tenant_id)
-        assert (await _usage(stack, account)).used == before
+        assert (await stack.usage(account, MESSAGES)).used == before
     finally:
         await quota.close()
 
@@ -41,17 +36,17 @@ async def test_a_quiet_tenant_reserves_each_unit_as_it_is_taken_and_gets_give_ba
 async def test_a_busy_tenant_reserves_in_blocks_and_the_plan_comes_back_to_what_was_used(stack: Stack) -> None:
     account = await stack.new_tenant("lease-busy")
     quota = _lease(stack, idle_seconds=0.4)
-    before = (await _usage(stack, account)).used
+    before = (await stack.usage(account, MESSAGES)).used
     try:
         for _ in range(3):  # a second of takes makes the tenant busy
             await quota.take(account.tenant_id)
         await asyncio.sleep(1.0)
         await asyncio.gather(*(quota.take(account.tenant_id) for _ in range(30)))
-        ahead = (await _usage(stack, account)).used - before
+        ahead = (await stack.usage(account, MESSAGES)).used - before
         assert ahead > 33, "a block was reserved ahead of the takes"
         await quota.give_back(account.tenant_id)
         await asyncio.sleep(1.5)
-        assert (await _usage(stack, account)).used - before == 32, "idle leases go back, the give-back included"
+        assert (await stack.usage(account, MESSAGES)).used - before == 32, "idle leases go back, the give-back included"
     finally:
         await quota.close()
 
@@ -59,36 +54,32 @@ async def test_a_busy_tenant_reserves_in_blocks_and_the_plan_comes_back_to_what_
 async def test_close_returns_what_leases_hold(stack: Stack) -> None:
     account = await stack.new_tenant("lease-close")
     quota = _lease(stack, idle_seconds=60)
-    before = (await _usage(stack, account)).used
+    before = (await stack.usage(account, MESSAGES)).used
     await quota.take(account.tenant_id)
     await asyncio.sleep(1.0)
     await asyncio.gather(*(quota.take(account.tenant_id) for _ in range(10)))
     await asyncio.sleep(1.0)
     await asyncio.gather(*(quota.take(account.tenant_id) for _ in range(10)))
     await quota.close()
-    assert (await _usage(stack, account)).used - before == 21
+    assert (await stack.usage(account, MESSAGES)).used - before == 21
 
 
 async def test_near_the_limit_units_go_one_by_one_and_the_limit_holds(stack: Stack) -> None:
     account = await stack.new_tenant("lease-limit")
     quota = _lease(stack)
-    usage = await _usage(stack, account)
     left = 40  # fewer than near_limit (4) leases of 20
-    await stack.tenant.ReserveQuota(
-        tenant_pb2.ReserveQuotaRequest(name=account.tenant, kind=MESSAGES, amount=usage.limit - usage.used - left),
-        metadata=stack.operator.metadata(account.tenant_id),
-    )
+    limit = await stack.use_up(account, MESSAGES, leave=left)
     try:
         for _ in range(5):
             await quota.take(account.tenant_id)
         await asyncio.sleep(1.0)
         await asyncio.gather(*(quota.take(account.tenant_id) for _ in range(10)))
-        assert (await _usage(stack, account)).used == usage.limit - left + 15, "nothing reserved ahead"
+        assert (await stack.usage(account, MESSAGES)).used == limit - left + 15, "nothing reserved ahead"
         await asyncio.gather(*(quota.take(account.tenant_id) for _ in range(left - 15)))
-        assert (await _usage(stack, account)).used == usage.limit
+        assert (await stack.usage(account, MESSAGES)).used == limit
         with pytest.raises(errors.ServiceError) as refused:
             await quota.take(account.tenant_id)
         assert refused.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
     finally:
         await quota.close()
-    assert (await _usage(stack, account)).used == usage.limit
+    assert (await stack.usage(account, MESSAGES)).used == limit

@@ -180,13 +180,7 @@ async def test_a_reservation_larger_than_the_limit_takes_nothing(stack: Stack) -
     service_md = stack.operator.metadata(account.tenant_id)
     kind = tenant_pb2.LIMIT_KIND_MESSAGES_PER_MONTH
 
-    async def usage() -> tenant_pb2.LimitUsage:
-        limits = await stack.tenant.GetLimits(
-            tenant_pb2.GetLimitsRequest(name=account.tenant), metadata=account.metadata
-        )
-        return next(u for u in limits.limits if u.kind == kind)
-
-    limit = (await usage()).limit
+    limit = (await stack.usage(account, kind)).limit
     error = await expect_error(
         stack.tenant.ReserveQuota(
             tenant_pb2.ReserveQuotaRequest(name=account.tenant, kind=kind, amount=limit + 1), metadata=service_md
@@ -201,7 +195,7 @@ async def test_a_reservation_larger_than_the_limit_takes_nothing(stack: Stack) -
     assert "messages" in (error.details() or "")
     assert taken.usage.used == limit
     assert taken.usage.limit == limit
-    assert (await usage()).used == limit
+    assert (await stack.usage(account, kind)).used == limit
 
 
 async def test_quota_rpcs_are_internal_only(stack: Stack) -> None:
