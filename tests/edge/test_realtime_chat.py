@@ -8,13 +8,12 @@ the real service once "conversation" is in RUNNABLE_SERVICES.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 
 from services.cli.catalog import RUNNABLE_SERVICES
 from tests.edge.conftest import widget_edge_settings
-from tests.edge.widget_harness import Bot, FakeConversations, RunningFullEdge, Widget, serve_full_edge, widget
+from tests.edge.widget_harness import Bot, FakeConversations, RunningFullEdge, Widget, rejoin, serve_full_edge, widget
 from tests.services.conftest import Stack
 
 TEXT = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen"
@@ -94,12 +93,7 @@ async def _resume_after(
         ack = await first.call("message:send", {"text": text, "clientMessageId": "resume-1"})
         await first.wait_for("stream:chunk", cut_after + 1)
     seen = _indices(first, ack["messageId"])
-    auth: dict[str, Any] = {
-        "embedId": bot.embed_id,
-        "visitorId": session["visitorId"],
-        "conversationId": ack["conversation"],
-        "lastChunk": {"messageId": ack["messageId"], "index": seen[-1]},
-    }
+    auth = rejoin(bot, session, ack, lastChunk={"messageId": ack["messageId"], "index": seen[-1]})
     async with widget(url_second, auth) as second:
         await second.wait_for("session")
         await second.wait_for("stream:end", within=20)
@@ -123,12 +117,7 @@ async def test_reconnect_after_the_answer_ended_gets_the_stored_message(
         [session] = await first.wait_for("session")
         ack = await first.call("message:send", {"text": "short answer here"})
         await first.wait_for("stream:chunk", 1)
-    auth = {
-        "embedId": widget_bot.embed_id,
-        "visitorId": session["visitorId"],
-        "conversationId": ack["conversation"],
-        "lastChunk": {"messageId": ack["messageId"], "index": 0},
-    }
+    auth = rejoin(widget_bot, session, ack, lastChunk={"messageId": ack["messageId"], "index": 0})
     await asyncio.sleep(0.3)  # the answer finishes while the widget is away
     async with widget(widget_edge.url, auth) as again:
         [session_again] = await again.wait_for("session")

@@ -9,7 +9,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from edge.realtime.presence import presence_count, presence_key
-from tests.edge.widget_harness import Bot, RunningFullEdge, Widget, widget
+from tests.edge.widget_harness import Bot, RunningFullEdge, Widget, rejoin, widget
 
 
 async def _session(w: Widget) -> dict[str, Any]:
@@ -45,11 +45,7 @@ async def test_typing_is_relayed_to_the_rest_of_the_room(widget_edge: RunningFul
         ack = await first.call("message:send", {"text": "hello there", "clientMessageId": "t1"})
         assert ack["ok"] is True
         await first.wait_for("stream:end")
-        auth = {
-            "embedId": widget_bot.embed_id,
-            "visitorId": session["visitorId"],
-            "conversationId": ack["conversation"],
-        }
+        auth = rejoin(widget_bot, session, ack)
         async with widget(widget_edge.url, auth) as second:
             resumed = await _session(second)
             assert resumed["resumed"] is True

@@ -11,7 +11,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from tests.edge.test_realtime_chat import TEXT, _indices
-from tests.edge.widget_harness import Bot, RunningFullEdge, widget
+from tests.edge.widget_harness import Bot, RunningFullEdge, rejoin, widget
 
 
 @asynccontextmanager
@@ -57,11 +57,7 @@ async def test_chunks_skip_redis_until_another_edge_holds_a_tab(
         assert _indices(on_a, ack["messageId"]) == [0, 1, 2, 3]
         assert _emits(alone, "stream:chunk") == []  # delivered by the edge itself
         assert len(_emits(alone, "stream:start")) == 1  # every other event still goes through Redis
-        auth = {
-            "embedId": widget_bot.embed_id,
-            "visitorId": session["visitorId"],
-            "conversationId": ack["conversation"],
-        }
+        auth = rejoin(widget_bot, session, ack)
         async with widget(second.url, auth) as on_b:
             await on_b.wait_for("session")
             async with published(first) as shared:
@@ -82,11 +78,7 @@ async def test_a_tab_opened_on_another_edge_mid_answer_gets_the_rest_of_it(
         [session] = await on_a.wait_for("session")
         ack = await on_a.call("message:send", {"text": TEXT})
         await on_a.wait_for("stream:chunk", 2)  # streaming, with this edge alone in the room
-        auth = {
-            "embedId": widget_bot.embed_id,
-            "visitorId": session["visitorId"],
-            "conversationId": ack["conversation"],
-        }
+        auth = rejoin(widget_bot, session, ack)
         async with widget(second.url, auth) as on_b:
             await on_b.wait_for("session")
             [end] = await on_b.wait_for("stream:end", within=20)

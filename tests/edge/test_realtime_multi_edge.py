@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.edge.test_realtime_chat import TEXT, _indices, _resume_after
-from tests.edge.widget_harness import Bot, RunningFullEdge, widget
+from tests.edge.widget_harness import Bot, RunningFullEdge, rejoin, widget
 
 
 async def test_stream_started_on_one_edge_reaches_a_socket_on_the_other(
@@ -15,11 +15,7 @@ async def test_stream_started_on_one_edge_reaches_a_socket_on_the_other(
         [session] = await on_a.wait_for("session")
         ack = await on_a.call("message:send", {"text": "warm up"})
         await on_a.wait_for("stream:end")
-        auth = {
-            "embedId": widget_bot.embed_id,
-            "visitorId": session["visitorId"],
-            "conversationId": ack["conversation"],
-        }
+        auth = rejoin(widget_bot, session, ack)
         async with widget(second.url, auth) as on_b:
             await on_b.wait_for("session")
             sent = await on_a.call("message:send", {"text": "across two edges", "clientMessageId": "x-1"})

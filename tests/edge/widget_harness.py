@@ -129,6 +129,11 @@ class Widget:
         await self.client.emit(event, payload[0] if len(payload) == 1 else tuple(payload), namespace=NAMESPACE)
 
 
+def rejoin(bot: Bot, session: dict[str, Any], ack: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """Handshake auth for another tab of the session's visitor in the conversation that `ack` answered."""
+    return {"embedId": bot.embed_id, "visitorId": session["visitorId"], "conversationId": ack["conversation"], **extra}
+
+
 @asynccontextmanager
 async def widget(
     url: str, auth: dict[str, Any], origin: str = ORIGIN, *, expect_refusal: bool = False
