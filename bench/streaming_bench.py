@@ -255,6 +255,12 @@ async def _visitor(
         await asyncio.sleep(min(rng.expovariate(1 / load.think), 4 * load.think) if load.think > 0 else 0)
 
 
+def _provider_client(provider_url: str, visitors: int) -> httpx.AsyncClient:
+    """The direct path's client: a kept-alive connection for every visitor, as the AI service keeps them."""
+    limits = httpx.Limits(max_connections=visitors + 10, max_keepalive_connections=visitors + 10)
+    return httpx.AsyncClient(base_url=provider_url, timeout=60.0, limits=limits)
+
+
 async def steady(
     load: Load,
     seed: int,
@@ -265,8 +271,7 @@ async def steady(
 ) -> tuple[Samples, Samples]:
     """`load.visitors` visitors for `load.duration` seconds on the direct path, then the same on the platform."""
     direct, platform = Samples(), Samples()
-    limits = httpx.Limits(max_connections=load.visitors + 10, max_keepalive_connections=load.visitors + 10)
-    async with httpx.AsyncClient(base_url=provider_url, timeout=60.0, limits=limits) as http:
+    async with _provider_client(provider_url, load.visitors) as http:
         await asyncio.gather(
             *(_visitor(i, load, seed, lambda s: direct_once(http, s), direct) for i in range(load.visitors))
         )
@@ -292,8 +297,7 @@ async def level(
 ) -> tuple[Samples, Samples]:
     """`concurrency` simultaneous streams, `rounds` times, on each path."""
     direct, platform = Samples(), Samples()
-    limits = httpx.Limits(max_connections=concurrency + 10, max_keepalive_connections=concurrency + 10)
-    async with httpx.AsyncClient(base_url=provider_url, timeout=60.0, limits=limits) as http:
+    async with _provider_client(provider_url, concurrency) as http:
         for _ in range(rounds):
             await asyncio.gather(*(direct_once(http, direct) for _ in range(concurrency)))
             await asyncio.gather(*(platform_once(stub, c, md, platform) for c in conversations[:concurrency]))
