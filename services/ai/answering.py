@@ -48,6 +48,10 @@ class Opening:
     choice: AnimationChoice
     analysis: ai_pb2.QuestionAnalysis
 
+    def events(self, answer: AnswerEvents) -> list[Event]:
+        """The analysis, then the opening cue (none for text-only answers) where the answer's text has got to."""
+        return [Event(question_analysis=self.analysis), *answer.cue(self.choice, text_offset=len(answer.text))]
+
 
 @dataclass(frozen=True, slots=True)
 class AnswerRequest:
@@ -236,8 +240,7 @@ class Answering:
         ]
         events = AnswerEvents(CitationTracker(passages), text_only=req.text_only)
         first_token = time.monotonic() - started
-        yield Event(question_analysis=opening.analysis)
-        for event in events.cue(opening.choice):
+        for event in opening.events(events):
             yield event
         for word in _WORDS.findall(cached.text):
             for event in events.delta(word):
@@ -335,8 +338,4 @@ class AnswerRun:
             # Sentiment and intent only decorate the answer; losing them must not lose the answer.
             log.warning("the opening cue could not be chosen", exc_info=failure)
             return []
-        opening = self._opening.result()
-        return [
-            Event(question_analysis=opening.analysis),
-            *self.events.cue(opening.choice, text_offset=len(self.events.text)),
-        ]
+        return self._opening.result().events(self.events)
