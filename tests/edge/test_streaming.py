@@ -128,7 +128,9 @@ async def test_send_message_streams_as_sse_with_path_body_and_metadata(streaming
     assert metadata["x-request-id"] == "req-sse-1"
     remaining = streaming.seen.time_remaining[-1]
     assert remaining is not None
-    assert 0 < remaining <= streaming.edge.settings.stream_timeout_seconds + 0.05
+    # gRPC rounds a long timeout up on the wire (to whole seconds at this size), so the service may see up to 1 s more.
+    timeout = streaming.edge.settings.stream_timeout_seconds
+    assert timeout - 5 < remaining <= timeout + 1
 
 
 async def test_send_message_streams_as_ndjson_when_accepted(streaming: StreamingEdge) -> None:
