@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 from pydantic import SecretStr
@@ -11,7 +12,8 @@ from services.ai.providers import errors
 from services.ai.providers.base import FinishReason, ProviderConfig, ProviderEvent, ProviderKind, TextDelta, UsageReport
 from services.ai.providers.openai_provider import OpenAIProvider
 from tests.services.ai.conftest import StartServer, make_request
-from tests.services.ai.wire_formats import openai_error, openai_stream
+from tests.services.ai.wire import Exchange, Responder
+from tests.services.ai.wire_formats import openai_chunk, openai_error, openai_stream
 
 KEY = "sk-test-0123456789abcdefXYZW"
 
@@ -130,6 +132,47 @@ async def test_an_error_object_mid_stream_is_a_stream_error(serve: StartServer) 
     assert caught.value.partial_text == "Part one. "
     assert caught.value.reason == errors.REASON_UNAVAILABLE
     assert "The server had an error" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "chunk",
+    [
+        {"choices": "none"},
+        {"choices": [{"delta": "text"}]},
+        {"choices": [{"delta": {"content": 7}}]},
+        {"model": 3, "choices": []},
+        {"choices": [], "usage": {"prompt_tokens": "many"}},
+        ["not", "an", "object"],
+    ],
+)
+async def test_a_chunk_of_the_wrong_shape_is_malformed_and_keeps_the_text(serve: StartServer, chunk: object) -> None:
+    async def handle(exchange: Exchange, respond: Responder) -> None:
+        await respond.start_stream()
+        await respond.sse(openai_chunk("Kept "))
+        await respond.sse(chunk)
+        await respond.sse("[DONE]")
+        await respond.end()
+
+    server = await serve(handle)
+    provider = provider_for(server.url)
+    with pytest.raises(errors.ProviderStreamError) as caught:
+        await collect(provider)
+    await provider.aclose()
+    assert caught.value.partial_text == "Kept "
+    assert caught.value.reason == errors.REASON_MALFORMED
+
+
+async def test_temperature_is_sent_only_when_the_bot_sets_one(serve: StartServer) -> None:
+    server = await serve(openai_stream(["Hi"]))
+    provider = provider_for(server.url)
+    for temperature in (None, 0.3):
+        request = replace(make_request(), temperature=temperature)
+        events = [event async for event in provider.stream(request)]
+        assert events[0] == TextDelta("Hi")
+    await provider.aclose()
+    unset, given = (exchange.json() for exchange in server.exchanges)
+    assert "temperature" not in unset
+    assert given["temperature"] == 0.3
 
 
 async def test_broken_json_before_any_text_is_unavailable(serve: StartServer) -> None:
