@@ -18,12 +18,13 @@ class SessionAwareAuthenticator(Authenticator):
 
     Other services accept an access token until it expires (at most the access TTL); auth, which mints API
     keys and changes roles, checks the session in Redis on every call so logout takes effect at once here.
+    For the same reason auth checks every signature afresh: a key taken out of its ring stops working here at once.
     """
 
     def __init__(
         self, service_tokens: ServiceTokens, jwks: JwksSource, api_keys: ApiKeyValidator, sessions: SessionStore
     ) -> None:
-        super().__init__(service_tokens, jwks, api_keys)
+        super().__init__(service_tokens, jwks, api_keys, remember_seconds=0)
         self._sessions = sessions
 
     async def authenticate(self, authorization: str | None) -> Principal:
