@@ -173,3 +173,24 @@ async def test_notify_wakes_the_relay_which_publishes_a_batch_in_order_and_marks
         await relay.stop()
     async with db.platform_tx() as conn:
         assert await conn.fetchval(f"SELECT count(*) FROM {schema}.outbox WHERE sent_time IS NULL") == 0
+
+
+async def test_events_of_a_busy_moment_go_out_in_one_batch(bus: Bus, outbox_db: tuple[Database, str]) -> None:
+    db, schema = outbox_db
+    exchange, queue = _names()
+    seen = await _collect(bus, ConsumerSpec(queue, exchange, ("doc.*",)))
+    relay = outbox.OutboxRelay(db, bus, schema, poll_seconds=60, settle_seconds=0.5)
+    await relay.start()
+    try:
+        await asyncio.sleep(0.2)
+        for doc in range(1, 5):  # four changes, each committed on its own
+            async with db.tenant_tx(uuid.uuid4()) as conn:
+                await outbox.add(conn, schema, exchange=exchange, routing_key="doc.added", payload={"doc": doc})
+        await _eventually(lambda: len(seen) == 4)
+        assert [s["doc"] for s in seen] == [1, 2, 3, 4]
+    finally:
+        await relay.stop()
+    async with db.platform_tx() as conn:
+        # now() is the transaction's start: one relay transaction marked them all.
+        sent = await conn.fetchval(f"SELECT count(DISTINCT sent_time) FROM {schema}.outbox")
+    assert sent == 1
