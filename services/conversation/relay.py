@@ -19,13 +19,16 @@ from services.conversation import access
 from services.conversation.access import ConversationRef
 from services.conversation.convert import message_message, proto_json
 from services.conversation.dependencies import AnswerCall, Dependencies, events_of
-from services.conversation.store import ConversationStore, DuplicateRequest, NewMessage, QuestionAnalysis
+from services.conversation.store import ConversationStore, DuplicateRequest, NewMessage, QuestionAnalysis, Turn
 from services.runtime import errors, status
 from services.runtime.status import INTERNAL_MESSAGE
 
 log = logging.getLogger(__name__)
 Event = pb.SendMessageResponse
-_TURN_ROLES = {pb.MESSAGE_ROLE_VISITOR: ai_pb2.TURN_ROLE_VISITOR, pb.MESSAGE_ROLE_ASSISTANT: ai_pb2.TURN_ROLE_ASSISTANT}
+_TURN_ROLES: dict[int, ai_pb2.TurnRole.ValueType] = {
+    pb.MESSAGE_ROLE_VISITOR: ai_pb2.TURN_ROLE_VISITOR,
+    pb.MESSAGE_ROLE_ASSISTANT: ai_pb2.TURN_ROLE_ASSISTANT,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +179,7 @@ class MessageRelay:
         elif row is not None:
             yield Event(message=message_message(ref.name, row, for_visitor=ref.bot.is_visitor))
 
-    async def _admit(self, out: Outgoing) -> tuple[Sequence[asyncpg.Record], list[Event]]:
+    async def _admit(self, out: Outgoing) -> tuple[list[Turn], list[Event]]:
         """The conversation's recent messages once the message may be answered, and the replay of an earlier call.
 
         The plan's message is taken while the conversation is read: both must finish before the provider is
@@ -300,9 +303,7 @@ def _stored(question_id: uuid.UUID, given: ai_pb2.QuestionAnalysis) -> QuestionA
     return QuestionAnalysis(question_id, proto_json(given.sentiment), given.intent, given.confidence)
 
 
-def _turns(rows: Sequence[asyncpg.Record]) -> list[ai_pb2.Turn]:
+def _turns(history: Sequence[Turn]) -> list[ai_pb2.Turn]:
     return [
-        ai_pb2.Turn(role=_TURN_ROLES[r["role"]], text=r["text"])
-        for r in rows
-        if r["role"] in _TURN_ROLES and r["text"].strip()
+        ai_pb2.Turn(role=_TURN_ROLES[t.role], text=t.text) for t in history if t.role in _TURN_ROLES and t.text.strip()
     ]

@@ -19,6 +19,22 @@ _CONVERSATION_COLUMNS = (
     " create_time, last_message_time, end_time"
 )
 
+#: A conversation with its last $4 messages' role and text, oldest first, as a JSON array of pairs.
+_WITH_RECENT = (
+    f"SELECT {_CONVERSATION_COLUMNS}, (SELECT coalesce(jsonb_agg(jsonb_build_array(role, text) ORDER BY position),"
+    " '[]') FROM (SELECT role, text, position FROM conversation.messages"
+    " WHERE tenant_id = $1 AND conversation_id = $3 ORDER BY position DESC LIMIT $4) newest) AS recent"
+    " FROM conversation.conversations c WHERE tenant_id = $1 AND chatbot_id = $2 AND id = $3"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One earlier message of a conversation as the answer's history sees it."""
+
+    role: int
+    text: str
+
 
 @dataclass(frozen=True, slots=True)
 class NewConversation:
@@ -224,26 +240,13 @@ class ConversationStore:
 
     async def with_recent(
         self, tenant_id: uuid.UUID, chatbot_id: uuid.UUID, conversation_id: uuid.UUID, limit: int
-    ) -> tuple[asyncpg.Record | None, list[asyncpg.Record]]:
-        """A conversation and its last `limit` messages (oldest first) in one transaction: SendMessage's read."""
+    ) -> tuple[asyncpg.Record | None, list[Turn]]:
+        """A conversation and its last `limit` messages as turns (oldest first) in one statement: SendMessage's read."""
         async with self._db.tenant_tx(tenant_id) as conn:
-            row = await conn.fetchrow(
-                f"SELECT {_CONVERSATION_COLUMNS} FROM conversation.conversations"
-                " WHERE tenant_id = $1 AND chatbot_id = $2 AND id = $3",
-                tenant_id,
-                chatbot_id,
-                conversation_id,
-            )
-            if row is None:
-                return None, []
-            rows = await conn.fetch(
-                "SELECT * FROM conversation.messages WHERE tenant_id = $1 AND conversation_id = $2"
-                " ORDER BY position DESC LIMIT $3",
-                tenant_id,
-                conversation_id,
-                limit,
-            )
-        return row, list(reversed(rows))
+            row = await conn.fetchrow(_WITH_RECENT, tenant_id, chatbot_id, conversation_id, limit)
+        if row is None:
+            return None, []
+        return row, [Turn(role, text) for role, text in row["recent"]]
 
     async def by_request(
         self, tenant_id: uuid.UUID, conversation_id: uuid.UUID, request_id: str

@@ -218,3 +218,22 @@ async def test_the_cache_key_changes_when_the_knowledge_changes(stack: Stack, lo
 
 async def _closed(exchange: Exchange) -> bool | None:
     return True if exchange.closed_by_client.is_set() else None
+
+
+async def test_the_provider_sees_the_latest_turns_oldest_first_within_the_window(
+    stack: Stack, local: LocalPlatform
+) -> None:
+    account = await stack.new_tenant("wire")
+    bot = await bot_with(stack, local, account, "openai")
+    local.gateway.routes["openai"] = openai_stream(["Noted."])
+    conversation = await start(local.conversations, bot, account.metadata)
+
+    for n in range(1, 13):
+        events = await send(local.conversations, conversation.name, f"Question {n}?", account.metadata)
+        assert text_of(events) == "Noted."
+
+    sent = local.gateway.exchanges("openai")[-1].json()["messages"]
+    # Twenty earlier messages (the service's window) before the new question: questions 2 to 11 and their answers.
+    turns = [(m["role"], m["content"]) for m in sent[1:]]
+    expected = [pair for n in range(2, 12) for pair in (("user", f"Question {n}?"), ("assistant", "Noted."))]
+    assert turns == [*expected, ("user", "Question 12?")]
