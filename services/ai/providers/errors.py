@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import aiohttp
+
 _MASKED = re.compile(r"\S*\*{3,}\S*")
 
 
@@ -49,6 +51,20 @@ REASON_BAD_REQUEST = "PROVIDER_BAD_REQUEST"
 REASON_UNAVAILABLE = "PROVIDER_UNAVAILABLE"
 REASON_TIMEOUT = "PROVIDER_TIMEOUT"
 REASON_MALFORMED = "PROVIDER_MALFORMED_STREAM"
+
+
+def timed_out(exc: BaseException) -> bool:
+    """Whether a transport error the SDKs report as a timeout really is one.
+
+    The SDKs' aiohttp transport maps every `ClientConnectionError` to a connect timeout, so a refused or
+    unreachable server would read as "timed out"; its `ClientConnectorError` cause tells them apart.
+    """
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, aiohttp.ClientConnectorError):
+            return False
+        cause = cause.__cause__ or cause.__context__
+    return True
 
 
 def reason_for_status(status: int) -> str:

@@ -1,5 +1,7 @@
 """OpenAI Chat Completions streaming through the official SDK; with base_url, any OpenAI-compatible server.
 
+The SDK runs on its aiohttp transport (`DefaultAioHttpClient`), whose C HTTP parser halves the client's CPU per
+streamed answer against the default httpx one (measured: 4.0–4.8 ms against 2.2–2.5 ms for ten tokens).
 The request goes through the SDK's generic `post` with `AsyncStream[object]`: the SDK still sends it (auth,
 retries, status errors) and decodes the stream under its own rules (`[DONE]`, error objects), but hands each
 chunk over as the JSON it decoded. `chat.completions.create` would build a `ChatCompletionChunk` model per
@@ -31,6 +33,9 @@ _FINISH = {"stop": FinishReason.STOP, "length": FinishReason.MAX_TOKENS, "conten
 
 MaxTokensField = Literal["max_completion_tokens", "max_tokens"]
 
+#: Every concurrent answer holds a connection; idle ones are all kept, since a busy bot reuses them at once.
+CONNECTION_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=1000)
+
 
 class OpenAIProvider:
     """Answers with `chat.completions.create(stream=True)`; serves vLLM, Ollama or llama.cpp through base_url."""
@@ -41,12 +46,14 @@ class OpenAIProvider:
         self._max_tokens_field: MaxTokensField = max_tokens_field or (
             "max_tokens" if config.kind is ProviderKind.SELF_HOSTED else "max_completion_tokens"
         )
+        timeout = openai.Timeout(config.read_timeout, connect=config.connect_timeout)
         self._client = openai.AsyncOpenAI(
             # Self-hosted servers often need no key, but the SDK refuses to start without one.
             api_key=config.api_key.get_secret_value() or "unused",
             base_url=config.base_url,
-            timeout=openai.Timeout(config.read_timeout, connect=config.connect_timeout),
+            timeout=timeout,
             max_retries=config.max_retries,
+            http_client=openai.DefaultAioHttpClient(timeout=timeout, limits=CONNECTION_LIMITS),
         )
 
     @property
@@ -123,7 +130,7 @@ class OpenAIProvider:
             status = exc.status_code
             reason = errors.reason_for_status(status)
             message = f"HTTP {status}: {exc.message}"
-        elif isinstance(exc, (openai.APITimeoutError, httpx2.TimeoutException)):
+        elif isinstance(exc, (openai.APITimeoutError, httpx2.TimeoutException)) and errors.timed_out(exc):
             reason, message = errors.REASON_TIMEOUT, "timed out"
         elif isinstance(exc, (openai.APIConnectionError, httpx2.HTTPError)):
             reason, message = errors.REASON_UNAVAILABLE, f"connection failed: {type(exc).__name__}"

@@ -36,10 +36,11 @@ def anthropic_at(url: str) -> AnthropicProvider:
 
 async def run(attempts: list[Attempt], question: str = "When do you open?") -> list[FailoverEvent]:
     request = make_request(question, PASSAGES)
-    events = [e async for e in stream_with_failover(request, attempts)]
-    for attempt in attempts:
-        await attempt.provider.aclose()
-    return events
+    try:
+        return [e async for e in stream_with_failover(request, attempts)]
+    finally:
+        for attempt in attempts:
+            await attempt.provider.aclose()
 
 
 def text_of(events: list[FailoverEvent]) -> str:
