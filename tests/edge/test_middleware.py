@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -164,6 +165,31 @@ async def test_a_read_counted_while_it_runs_is_still_refused_past_the_limit(stac
         # A write is never run before it is counted, and is refused the same way.
         write = await running.http.post("/v1/tenants", json={})
         assert write.status_code == 429
+
+
+async def test_a_concurrent_burst_past_the_limit_gets_exactly_the_limit(stack: Stack) -> None:
+    settings = edge_settings_for(
+        stack.settings, rate_limit_window_seconds=86_400, rate_limit_anonymous=40, rate_limit_timeout_seconds=5
+    )
+    async with serve_edge(settings) as running:
+        answers = await asyncio.gather(*(running.http.get("/v1/plans") for _ in range(60)))
+        codes = sorted(a.status_code for a in answers)
+        assert codes == [200] * 40 + [429] * 20
+        assert all(a.headers["ratelimit-limit"] == "40" for a in answers)
+        # Once the burst is over this process holds no units, so the header is exact again.
+        after = await running.http.get("/v1/plans")
+        assert (after.status_code, after.headers["ratelimit-remaining"]) == (429, "0")
+
+
+async def test_requests_pass_without_headers_when_redis_is_down(stack: Stack) -> None:
+    settings = edge_settings_for(stack.settings, redis_url=f"redis://127.0.0.1:{free_port()}/0", rate_limit_anonymous=1)
+    async with serve_edge(settings) as running:
+        for _ in range(3):
+            read = await running.http.get("/v1/plans")
+            assert read.status_code == 200, read.text
+            assert "ratelimit-limit" not in read.headers
+        write = await running.http.post("/v1/tenants", json={})
+        assert write.status_code not in (429, 500, 503), write.text
 
 
 async def test_healthz_reports_edge_redis_and_upstreams(edge: RunningEdge) -> None:
