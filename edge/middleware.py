@@ -6,12 +6,10 @@ streaming body per request.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
 import time
 import uuid
-from collections.abc import Awaitable
 
 import grpc
 from starlette.datastructures import Headers, MutableHeaders
@@ -19,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from edge import transcode
 from edge.errors import EdgeError
-from edge.ratelimit import Quota
+from edge.ratelimit import Pending, Quota
 from edge.state import EdgeState
 from services.runtime.context import request_id_var
 
@@ -81,15 +79,15 @@ class _Refused(Exception):
 class RateLimitMiddleware:
     """Counts `/v1/` requests (not CORS preflights) and answers 429 past the limit; headers on every answer.
 
-    A safe request (GET, HEAD) whose buckets had headroom at their last count runs while it is counted,
-    which takes the Redis round trip off its latency; its response still waits for the count, and a
-    refusal replaces it with the 429. Every other request is counted before it runs.
+    Most requests are settled by the units this process leased (see edge/ratelimit.py) and never wait. One
+    that must wait for a block from Redis runs meanwhile when it is safe (GET, HEAD) and far from every
+    limit: its response still waits for the count, and a refusal replaces it with the 429. Every other
+    request waits for its count before it runs.
     """
 
     def __init__(self, app: ASGIApp, path_prefix: str = "/v1/") -> None:
         self.app = app
         self.path_prefix = path_prefix
-        self._counting: set[asyncio.Future[Quota | None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Wraps one exchange."""
@@ -104,11 +102,14 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         client = scope["client"][0] if scope.get("client") else "unknown"
-        buckets = await edge.identifier.buckets(Headers(scope=scope), client)
-        if scope["method"] in _SAFE_METHODS and edge.limiter.reserve(buckets):
-            await self._run_while_counting(edge.limiter.hit(buckets), scope, receive, send)
-            return
-        quota = await edge.limiter.hit(buckets)
+        counted = edge.limiter.count(await edge.identifier.buckets(Headers(scope=scope), client))
+        if isinstance(counted, Pending):
+            if scope["method"] in _SAFE_METHODS and counted.far_from_limit:
+                await self._run_while_counting(counted, scope, receive, send)
+                return
+            quota = await counted.verdict()
+        else:
+            quota = counted
         if quota is None:
             await self.app(scope, receive, send)
         elif not quota.allowed:
@@ -116,17 +117,10 @@ class RateLimitMiddleware:
         else:
             await self.app(scope, receive, _with_quota(send, quota))
 
-    async def _run_while_counting(
-        self, counting: Awaitable[Quota | None], scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        verdict = asyncio.ensure_future(counting)
-        # The loop keeps only weak references to tasks; a handler that fails early must not lose the count.
-        self._counting.add(verdict)
-        verdict.add_done_callback(self._counting.discard)
-
+    async def _run_while_counting(self, counting: Pending, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_when_counted(message: Message) -> None:
             if message["type"] == "http.response.start":
-                quota = await verdict
+                quota = await counting.verdict()
                 if quota is not None and not quota.allowed:
                     await _refuse(send, quota)
                     raise _Refused
