@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections.abc import Mapping
-
-import jwt
 
 from edge.errors import EdgeError
 from edge.forwarding import authorization_of, bearer_credential
@@ -24,10 +21,6 @@ from services.runtime.tokens import API_KEY_PREFIX, Authenticator
 
 log = logging.getLogger(__name__)
 
-#: Verified tokens are remembered this long (never past their expiry), so a token is checked about once a minute.
-_VERIFIED_SECONDS = 60.0
-_VERIFIED_MAX = 10_000
-
 
 class Identifier:
     """Maps request headers and the client address to the buckets a request counts against."""
@@ -35,7 +28,6 @@ class Identifier:
     def __init__(self, settings: EdgeSettings, authenticator: Authenticator) -> None:
         self._settings = settings
         self._authenticator = authenticator
-        self._verified: dict[str, tuple[float, str]] = {}
 
     async def buckets(self, headers: Mapping[str, str], client: str) -> list[Bucket]:
         """The caller's own bucket first, then the address ceiling."""
@@ -57,11 +49,7 @@ class Identifier:
         return Bucket(f"anon:{client}", s.rate_limit_anonymous)
 
     async def _subject(self, token: str) -> str | None:
-        """`kind:tenant:subject` of a token that verifies, else None."""
-        now = time.monotonic()
-        cached = self._verified.get(token)
-        if cached is not None and cached[0] > now:
-            return cached[1]
+        """`kind:tenant:subject` of a token that verifies, else None (the Authenticator remembers verified ones)."""
         try:
             principal = await self._authenticator.authenticate(f"Bearer {token}")
         except ServiceError:
@@ -69,17 +57,4 @@ class Identifier:
         except Exception:
             log.warning("could not verify a token for rate limiting", exc_info=True)
             return None
-        subject = f"{principal.kind}:{principal.tenant_id}:{principal.subject}"
-        if len(self._verified) >= _VERIFIED_MAX:
-            self._verified.clear()
-        self._verified[token] = (now + min(_VERIFIED_SECONDS, _seconds_left(token)), subject)
-        return subject
-
-
-def _seconds_left(token: str) -> float:
-    """Seconds until a (verified) token's `exp`; 0 when it has none."""
-    try:
-        exp = jwt.decode(token, options={"verify_signature": False}).get("exp")
-    except jwt.PyJWTError:
-        return 0.0
-    return max(0.0, float(exp) - time.time()) if isinstance(exp, int | float) else 0.0
+        return f"{principal.kind}:{principal.tenant_id}:{principal.subject}"

@@ -242,7 +242,7 @@ class ConversationStore:
         self, tenant_id: uuid.UUID, chatbot_id: uuid.UUID, conversation_id: uuid.UUID, limit: int
     ) -> tuple[asyncpg.Record | None, list[Turn]]:
         """A conversation and its last `limit` messages as turns (oldest first) in one statement: SendMessage's read."""
-        async with self._db.tenant_tx(tenant_id) as conn:
+        async with self._db.tenant_read(tenant_id) as conn:
             row = await conn.fetchrow(_WITH_RECENT, tenant_id, chatbot_id, conversation_id, limit)
         if row is None:
             return None, []

@@ -7,6 +7,7 @@ row's `tenant_id`. A WHERE clause that forgets the tenant therefore still cannot
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -76,6 +77,15 @@ async def _transaction(pool: asyncpg.Pool, begin: str) -> AsyncIterator[Connecti
         await conn.execute("COMMIT")
 
 
+async def _finish(pool: asyncpg.Pool, conn: Connection, statement: str) -> None:
+    """Ends a transaction begun by `tenant_read` and gives the connection back."""
+    try:
+        if not conn.is_closed():
+            await conn.execute(statement)
+    finally:
+        await pool.release(conn)
+
+
 class Database:
     """A service's pools, one per shard, opened lazily and routed by tenant."""
 
@@ -94,6 +104,8 @@ class Database:
         self._resolver = resolver
         self._pools: dict[str, asyncpg.Pool] = {}
         self._sizes = (min_size, max_size)
+        # Read transactions being ended after their caller moved on (see tenant_read).
+        self._ending: set[asyncio.Task[None]] = set()
 
     @classmethod
     async def connect(cls, settings: RuntimeSettings, service: str, **kwargs: object) -> Database:
@@ -119,17 +131,39 @@ class Database:
         shard = DEFAULT_SHARD if tenant_id is None else await self._resolver(tenant_id)
         return await self._pool(shard)
 
+    def _begin(self, tenant_id: uuid.UUID, mode: str = "") -> str:
+        # A UUID's text and the role name need no quoting beyond this.
+        return (
+            f"BEGIN{mode}; SELECT set_config('role', '{self.role}', true),"
+            f" set_config('app.tenant_id', '{uuid.UUID(str(tenant_id))}', true)"
+        )
+
     @asynccontextmanager
     async def tenant_tx(self, tenant_id: uuid.UUID) -> AsyncIterator[Connection]:
         """A transaction as the service role that sees only `tenant_id`'s rows."""
         pool = await self.pool_for(tenant_id)
-        # A UUID's text and the role name need no quoting beyond this.
-        begin = (
-            f"BEGIN; SELECT set_config('role', '{self.role}', true),"
-            f" set_config('app.tenant_id', '{uuid.UUID(str(tenant_id))}', true)"
-        )
-        async with _transaction(pool, begin) as conn:
+        async with _transaction(pool, self._begin(tenant_id)) as conn:
             yield conn
+
+    @asynccontextmanager
+    async def tenant_read(self, tenant_id: uuid.UUID) -> AsyncIterator[Connection]:
+        """A read-only `tenant_tx` whose end the caller does not wait for.
+
+        Once the reads are done nothing depends on the COMMIT, so it is sent (and the connection released)
+        in the background: one round trip less on a path such as SendMessage's, where the read precedes the
+        answer. READ ONLY makes PostgreSQL refuse any write attempted in it.
+        """
+        pool = await self.pool_for(tenant_id)
+        conn = await pool.acquire()
+        try:
+            await conn.execute(self._begin(tenant_id, " READ ONLY"))
+            yield conn
+        except BaseException:
+            await _finish(pool, conn, "ROLLBACK")
+            raise
+        task = asyncio.get_running_loop().create_task(_finish(pool, conn, "COMMIT"))
+        self._ending.add(task)
+        task.add_done_callback(self._ending.discard)
 
     @asynccontextmanager
     async def platform_tx(self) -> AsyncIterator[Connection]:
@@ -144,7 +178,9 @@ class Database:
         await pool.fetchval("SELECT 1")
 
     async def close(self) -> None:
-        """Closes every pool."""
+        """Closes every pool (after the read transactions still ending)."""
+        if self._ending:
+            await asyncio.gather(*self._ending, return_exceptions=True)
         for pool in self._pools.values():
             await pool.close()
         self._pools.clear()

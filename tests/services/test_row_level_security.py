@@ -88,3 +88,31 @@ async def _rename_then(db: Database, tenant_id: uuid.UUID, name: str, failure: s
         if failure == "raise":
             raise RuntimeError("boom")
         await conn.execute("INSERT INTO tenant.tenants SELECT * FROM tenant.tenants WHERE id = $1", tenant_id)
+
+
+async def test_a_tenant_read_sees_only_its_tenant_refuses_writes_and_ends_before_the_connection_is_reused(
+    stack: Stack, settings: RuntimeSettings
+) -> None:
+    a = await stack.new_tenant("read-a")
+    b = await stack.new_tenant("read-b")
+    # One connection: the next user waits for the read's background COMMIT and finds no transaction open.
+    db = Database("tenant", shard_urls(settings), min_size=1, max_size=1)
+    try:
+        async with db.tenant_read(a.tenant_id) as conn:
+            assert {r["id"] for r in await conn.fetch("SELECT id FROM tenant.tenants")} == {a.tenant_id}
+        with pytest.raises(asyncpg.ReadOnlySQLTransactionError):
+            async with db.tenant_read(a.tenant_id) as conn:
+                await conn.execute("UPDATE tenant.tenants SET display_name = 'written' WHERE id = $1", a.tenant_id)
+        async with db.tenant_tx(b.tenant_id) as conn:
+            assert await conn.fetchval("SELECT current_setting('app.tenant_id')") == str(b.tenant_id)
+            assert {r["id"] for r in await conn.fetch("SELECT id FROM tenant.tenants")} == {b.tenant_id}
+        async with db.tenant_read(a.tenant_id) as conn:
+            assert await conn.fetchval("SELECT display_name FROM tenant.tenants WHERE id = $1", a.tenant_id) != (
+                "written"
+            )
+        pool = await db.pool_for(None)
+        async with pool.acquire() as conn:
+            assert not conn.is_in_transaction()
+            assert await conn.fetchval("SELECT current_setting('app.tenant_id', true)") in (None, "")
+    finally:
+        await db.close()
