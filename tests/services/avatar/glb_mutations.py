@@ -83,9 +83,16 @@ def json_paths(document: Any) -> list[tuple[str | int, ...]]:
     """Every path to a member or element of the document, parents before children."""
     paths: list[tuple[str | int, ...]] = []
     stack: list[tuple[tuple[str | int, ...], Any]] = [((), document)]
+    seen: set[int] = set()
     while stack:
         path, value = stack.pop()
         children: list[tuple[str | int, Any]] = []
+        if isinstance(value, dict | list):
+            # A container reached twice is shared, and possibly its own ancestor: walking a cycle has no end
+            # and once grew this list to 23 GB. Fail at once instead.
+            if id(value) in seen:
+                raise ValueError(f"the document shares a container at {path}; it must be a tree")
+            seen.add(id(value))
         if isinstance(value, dict):
             children = list(value.items())
         elif isinstance(value, list):
@@ -103,7 +110,9 @@ def _edit(document: Document, path: tuple[str | int, ...], value: Any, *, delete
     if delete:
         del target[path[-1]]
     else:
-        target[path[-1]] = value
+        # A copy: the values are shared constants (HOSTILE_VALUES) and one Hypothesis example; inserting the
+        # object itself let a later edit inside it change the constant, or put it inside itself.
+        target[path[-1]] = copy.deepcopy(value)
 
 
 def _set_length(data: bytearray, field: LengthField, value: int) -> None:

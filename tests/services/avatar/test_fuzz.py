@@ -6,8 +6,11 @@ import os
 import re
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
+from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
@@ -26,6 +29,7 @@ from tests.services.avatar.glb_mutations import (
     SetLength,
     Truncate,
     apply_mutations,
+    json_paths,
 )
 from tests.services.avatar.glb_samples import sample_document
 
@@ -97,3 +101,57 @@ def test_random_bytes_are_rejected(data: bytes) -> None:
     report = validate_glb(data)
     assert_well_formed(report)
     assert not report.valid
+
+
+#: The nested list among the hostile values (60 levels of [[...[0]...]]).
+NESTED = next(value for value in HOSTILE_VALUES if isinstance(value, list) and value and isinstance(value[0], list))
+#: Seed 41's failing example: the second edit lands inside the list the first one inserted.
+SEED_41: list[Mutation] = [
+    InsertBytes(7387, b"\x82\x08@\x7f"),
+    InsertBytes(2308, b"\x06\x85\x91\xe3,s-\xc86?j"),
+    EditJson(1986, NESTED),
+    EditJson(1986, NESTED),
+]
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            SEED_41,
+            [
+                ("GLB_LENGTH_MISMATCH", "glb.header"),
+                ("GLB_CHUNK_TRUNCATED", "glb.chunk[1]"),
+                ("JSON_INVALID_UTF8", "glb.chunk[0]"),
+            ],
+        ),
+        (SEED_41[2:], [("TYPE_MISMATCH", "/bufferViews/4/byteLength")]),
+    ],
+)
+def test_edit_inside_an_inserted_value_stays_small(changes: list[Mutation], expected: list[tuple[str, str]]) -> None:
+    """The edits once put the shared constant inside itself; the next example walked the cycle until OOM (23 GB)."""
+    hostile_before = repr(HOSTILE_VALUES)
+    document, binary = sample_document()
+    tracemalloc.start()
+    try:
+        for _ in range(2):  # the run after the first is the one that never ended
+            data = apply_mutations(document, binary, changes)
+            report = validate_glb(data)
+            inspect_glb(data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert repr(HOSTILE_VALUES) == hostile_before
+    assert peak < 50 * 1024 * 1024
+    assert [(issue.code, issue.pointer) for issue in report.issues] == expected
+
+
+def test_json_paths_refuses_a_shared_container() -> None:
+    """A cycle or a container in two places fails at once rather than walking without end."""
+    loop: list[Any] = [0]
+    loop[0] = loop
+    with pytest.raises(ValueError, match="must be a tree"):
+        json_paths({"a": loop})
+    shared: dict[str, Any] = {}
+    with pytest.raises(ValueError, match="must be a tree"):
+        json_paths({"a": shared, "b": shared})
