@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import gc
 import json
+import math
 from dataclasses import dataclass
 from functools import cached_property
 
 from services.avatar.report import IssueCollector, echo
 
 JsonObject = dict[str, object]
+
+#: Largest integer member read (JavaScript's Number.MAX_SAFE_INTEGER). The widget's loader cannot hold a larger
+#: one exactly, and the bound keeps every size computed from counts, strides and offsets small: unbounded, a
+#: 4300-digit count made a message's number too long for str() and the validator failed on the file.
+MAX_SAFE_INTEGER = 2**53 - 1
 
 
 def _reject_constant(name: str) -> object:
@@ -80,7 +86,10 @@ def as_number(value: object) -> float | None:
     """The value if it is a JSON number (not a boolean), else None."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an integer past the float range: json reads the same number written as 1e400 as inf
+        return math.inf if value > 0 else -math.inf
 
 
 @dataclass(frozen=True)
@@ -187,6 +196,13 @@ class DocumentReader:
             return None
         if number < minimum:
             self.issues.error("VALUE_OUT_OF_RANGE", f"{echo(number)} is less than {minimum}.", child(pointer, key))
+            return None
+        if number > MAX_SAFE_INTEGER:
+            self.issues.error(
+                "VALUE_OUT_OF_RANGE",
+                f"{echo(number)} is more than {MAX_SAFE_INTEGER}, the largest integer a browser reads exactly.",
+                child(pointer, key),
+            )
             return None
         return number
 

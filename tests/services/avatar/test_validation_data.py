@@ -7,6 +7,7 @@ import copy
 
 import pytest
 
+from services.avatar.inspection import inspect_glb
 from services.avatar.report import ValidationLimits, ValidationReport
 from services.avatar.validation import validate_glb
 from tests.services.avatar.glb_samples import DELETE, ROBOT, edited_glb, pack_glb, sample_document
@@ -53,10 +54,56 @@ def test_sample_stats() -> None:
     assert (stats.animations, stats.morph_targets) == (1, 2)
 
 
-@pytest.mark.parametrize("count", [4, 2**31, 2**63])
+@pytest.mark.parametrize("count", [4, 2**31, 2**53 - 1])
 def test_accessor_count_beyond_its_view(count: int) -> None:
     report = validate_glb(edited_glb({"accessors.0.count": count}))
     assert ("ACCESSOR_OUT_OF_BOUNDS", "/accessors/0") in errors(report)
+
+
+#: The longest integer json reads (4300 digits); an end offset computed from it once had too many digits to print.
+LONGEST_INTEGER = 10**4299
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        pytest.param("accessors.0.count", 2**53, id="count-2^53"),
+        pytest.param("accessors.0.count", 2**63, id="count-2^63"),
+        pytest.param("accessors.0.count", LONGEST_INTEGER, id="count-4300-digits"),
+        pytest.param("accessors.0.byteOffset", LONGEST_INTEGER, id="offset-4300-digits"),
+        pytest.param("bufferViews.0.byteLength", LONGEST_INTEGER, id="view-length-4300-digits"),
+    ],
+)
+def test_integers_past_the_safe_range_are_out_of_range(path: str, value: int) -> None:
+    report = validate_glb(edited_glb({path: value}))
+    pointer = "/" + path.replace(".", "/")
+    assert ("VALUE_OUT_OF_RANGE", pointer) in errors(report)
+    assert "VALIDATOR_INTERNAL_ERROR" not in [code for code, _ in errors(report)]
+    assert all(len(issue.message) < 200 for issue in report.issues)
+
+
+@pytest.mark.parametrize(
+    ("accessor_count", "pointer"),
+    [
+        pytest.param(3, "/accessors/4/sparse/count", id="sparse"),
+        pytest.param(LONGEST_INTEGER, "/accessors/4/count", id="sparse-and-accessor"),
+    ],
+)
+def test_sparse_count_past_the_safe_range(accessor_count: int, pointer: str) -> None:
+    sparse = {
+        "count": LONGEST_INTEGER,
+        "indices": {"bufferView": 6, "componentType": 5123},
+        "values": {"bufferView": 8},
+    }
+    report = validate_glb(edited_glb({"accessors.4.count": accessor_count, "accessors.4.sparse": sparse}))
+    assert errors(report) == [("VALUE_OUT_OF_RANGE", pointer)]
+
+
+def test_accessor_max_past_the_float_range() -> None:
+    # float() of such an integer raises OverflowError; json reads the same number written 1e400 as inf.
+    data = edited_glb({"accessors.8.max": [10**400], "accessors.0.max": [-(10**400), 1, 0]})
+    assert validate_glb(data).valid
+    assert inspect_glb(data).clip_names == ("Armature|Wave",)
 
 
 def test_accessor_offset_beyond_its_view() -> None:
