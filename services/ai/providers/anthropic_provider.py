@@ -10,6 +10,7 @@ from anthropic.types import MessageParam
 
 from services.ai.providers import errors
 from services.ai.providers.base import (
+    CONNECTION_LIMITS,
     FinishReason,
     GenerationRequest,
     ProviderConfig,
@@ -17,7 +18,6 @@ from services.ai.providers.base import (
     TextDelta,
     UsageReport,
 )
-from services.ai.providers.openai_provider import CONNECTION_LIMITS
 
 _FINISH = {
     "end_turn": FinishReason.STOP,
@@ -42,7 +42,7 @@ class AnthropicProvider:
             base_url=config.base_url,
             timeout=timeout,
             max_retries=config.max_retries,
-            # The aiohttp transport, as for OpenAI (see openai_provider): far less CPU per streamed answer.
+            # The SDK's aiohttp transport, as for OpenAI (see openai_provider): far less CPU per streamed answer.
             http_client=anthropic.DefaultAioHttpClient(timeout=timeout, limits=CONNECTION_LIMITS),
         )
 

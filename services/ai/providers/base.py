@@ -7,12 +7,17 @@ import enum
 from collections.abc import AsyncGenerator
 from typing import Literal, Protocol
 
+import httpx2
 from pydantic import SecretStr
 
 from services.ai.passages import Passage
 from services.ai.token_estimate import estimate_tokens
 
 Role = Literal["user", "assistant"]
+
+#: HTTP connection limits of the SDK providers' clients: every concurrent answer holds a connection, and idle
+#: ones are all kept, since a busy bot reuses them at once.
+CONNECTION_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=1000)
 
 
 class FinishReason(enum.StrEnum):

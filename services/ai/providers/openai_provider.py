@@ -19,6 +19,7 @@ import openai
 
 from services.ai.providers import errors
 from services.ai.providers.base import (
+    CONNECTION_LIMITS,
     FinishReason,
     GenerationRequest,
     ProviderConfig,
@@ -32,9 +33,6 @@ from services.ai.providers.base import (
 _FINISH = {"stop": FinishReason.STOP, "length": FinishReason.MAX_TOKENS, "content_filter": FinishReason.CONTENT_FILTER}
 
 MaxTokensField = Literal["max_completion_tokens", "max_tokens"]
-
-#: Every concurrent answer holds a connection; idle ones are all kept, since a busy bot reuses them at once.
-CONNECTION_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=1000)
 
 
 class OpenAIProvider:
