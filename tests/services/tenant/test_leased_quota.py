@@ -1,5 +1,5 @@
-"""LeasedQuota against the real tenant service: quiet tenants reserve one by one, busy ones in blocks, and the plan's
-usage comes back to exactly what was used."""
+"""LeasedQuota against the real tenant service: quiet tenants keep one unit ready, busy ones reserve in blocks, and
+the plan's usage comes back to exactly what was used."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from avatarchat.tenant.v1 import tenant_pb2
 from services.runtime import errors
 from services.runtime.quota import LeasedQuota, PlanQuota
-from tests.services.conftest import Stack
+from tests.services.conftest import Account, Stack
 
 MESSAGES = tenant_pb2.LIMIT_KIND_MESSAGES_PER_MONTH
 
@@ -20,17 +20,45 @@ def _lease(stack: Stack, **kwargs: float) -> LeasedQuota:
     return LeasedQuota(PlanQuota(stack.tenant, stack.operator, MESSAGES, 5.0), **kwargs)  # type: ignore[arg-type]
 
 
-async def test_a_quiet_tenant_reserves_each_unit_as_it_is_taken_and_gets_give_backs_at_once(stack: Stack) -> None:
+async def _used_reaches(stack: Stack, account: Account, expected: int) -> int:
+    """The plan's usage once it reaches `expected` (background refills settle), or whatever it is after 3 s."""
+    used = -1
+    for _ in range(60):
+        used = (await stack.usage(account, MESSAGES)).used
+        if used == expected:
+            break
+        await asyncio.sleep(0.05)
+    return used
+
+
+async def test_a_quiet_tenant_keeps_one_unit_ready_and_gets_give_backs_at_once(stack: Stack) -> None:
     account = await stack.new_tenant("lease-quiet")
-    quota = _lease(stack)
+    quota = _lease(stack, idle_seconds=0.6)
     before = (await stack.usage(account, MESSAGES)).used
     try:
         await quota.take(account.tenant_id)
-        assert (await stack.usage(account, MESSAGES)).used == before + 1
+        # The take emptied the lease, so the next unit is reserved in the background: one ahead, no more.
+        assert await _used_reaches(stack, account, before + 2) == before + 2
         await quota.give_back(account.tenant_id)
-        assert (await stack.usage(account, MESSAGES)).used == before
+        assert (await stack.usage(account, MESSAGES)).used == before + 1, "a quiet tenant's give-back goes to the plan"
+        await quota.take(account.tenant_id)  # takes the unit held ready and reserves the next
+        assert await _used_reaches(stack, account, before + 2) == before + 2
+        # Idle, the unit held ready goes back: the plan shows exactly the one unit that counted.
+        assert await _used_reaches(stack, account, before + 1) == before + 1
     finally:
         await quota.close()
+    assert (await stack.usage(account, MESSAGES)).used == before + 1
+
+
+async def test_closing_while_a_refill_is_on_its_way_returns_its_units(stack: Stack) -> None:
+    account = await stack.new_tenant("lease-close-refill")
+    quota = _lease(stack, idle_seconds=60)
+    before = (await stack.usage(account, MESSAGES)).used
+    await quota.take(account.tenant_id)
+    await quota.close()  # the background refill the take started is awaited, then returned
+    assert (await stack.usage(account, MESSAGES)).used == before + 1
+    await asyncio.sleep(0.3)
+    assert (await stack.usage(account, MESSAGES)).used == before + 1
 
 
 async def test_a_busy_tenant_reserves_in_blocks_and_the_plan_comes_back_to_what_was_used(stack: Stack) -> None:
