@@ -47,7 +47,7 @@ class UsageStore:
 
     async def record(self, tenant_id: uuid.UUID, row: UsageRow) -> None:
         """Appends one answer's usage."""
-        async with self._db.tenant_tx(tenant_id) as conn:
+        async with self._db.tenant_statement(tenant_id) as conn:
             await conn.execute(
                 "INSERT INTO ai.usage (tenant_id, chatbot_id, conversation_id, request_id, provider, model,"
                 " input_tokens, output_tokens, cost_micros, currency_code, price_table_version, priced, cached)"

@@ -185,9 +185,10 @@ class ConversationStore:
         """
         event_id = uuid.uuid4()
         payload = outbox.payload_of({**event, "message_id": str(message.id), "state": message.state}, event_id)
-        async with self._db.tenant_tx(tenant_id) as conn:
-            # One statement, as every message pays for it twice: the count, the row, the question's analysis
-            # and the event. No row: the conversation is gone; a row without an id: the request id is taken.
+        async with self._db.tenant_statement(tenant_id) as conn:
+            # One statement, its own transaction, as every message pays for it twice: the count, the row, the
+            # question's analysis and the event. No row: the conversation is gone; a row without an id: the
+            # request id is taken.
             row = await conn.fetchrow(
                 _APPEND,
                 tenant_id,
@@ -242,7 +243,7 @@ class ConversationStore:
         self, tenant_id: uuid.UUID, chatbot_id: uuid.UUID, conversation_id: uuid.UUID, limit: int
     ) -> tuple[asyncpg.Record | None, list[Turn]]:
         """A conversation and its last `limit` messages as turns (oldest first) in one statement: SendMessage's read."""
-        async with self._db.tenant_read(tenant_id) as conn:
+        async with self._db.tenant_statement(tenant_id) as conn:
             row = await conn.fetchrow(_WITH_RECENT, tenant_id, chatbot_id, conversation_id, limit)
         if row is None:
             return None, []

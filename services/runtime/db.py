@@ -1,18 +1,19 @@
 """PostgreSQL access for a service: a pool per shard and transactions scoped to one tenant.
 
-Every transaction switches to the service's own role (`avatarchat_<service>`), which may touch only
-that service's schema, and sets `app.tenant_id`, which row-level security policies compare with each
-row's `tenant_id`. A WHERE clause that forgets the tenant therefore still cannot leak another tenant.
+Every connection acts as the service's own role (`avatarchat_<service>`), which may touch only that
+service's schema, and every statement runs with `app.tenant_id` set, which row-level security policies
+compare with each row's `tenant_id`. A WHERE clause that forgets the tenant therefore still cannot leak
+another tenant. Transactions set the tenant locally; a single statement outside one (`tenant_statement`)
+runs under a session-level tenant that its connection remembers, so it costs one round trip, not three.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import asyncpg
 
@@ -20,6 +21,7 @@ from services.runtime import embedded_pg
 from services.runtime.settings import RuntimeSettings
 
 if TYPE_CHECKING:
+    # What a pool hands out: a proxy of a ServiceConnection (asyncpg types it as a plain connection).
     Connection: TypeAlias = asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
 else:
     Connection = asyncpg.pool.PoolConnectionProxy
@@ -47,15 +49,52 @@ def shard_urls(settings: RuntimeSettings) -> dict[str, str]:
     return {DEFAULT_SHARD: database_url(settings), **settings.shard_urls}
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
-    # jsonb in and out as Python objects, so stores never call json.dumps themselves.
-    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+if TYPE_CHECKING:
+    _Connection: TypeAlias = asyncpg.Connection[asyncpg.Record]
+else:
+    _Connection = asyncpg.Connection
+
+
+class ServiceConnection(_Connection):
+    """A pooled connection that remembers which tenant its session is set to."""
+
+    __slots__ = ("_session_tenant",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._session_tenant: uuid.UUID | None = None
+
+    async def use_tenant(self, tenant_id: uuid.UUID) -> None:
+        """Sets the session's tenant for the statements that follow outside a transaction (a round trip only
+        when it changes).
+
+        Only ever set outside a transaction: a session-level setting made inside one would be undone by its
+        rollback, behind this record's back.
+        """
+        if self._session_tenant == tenant_id:
+            return
+        if self.is_in_transaction():
+            raise RuntimeError("the session's tenant is only set outside a transaction")
+        # Unknown until the server confirms: a failed or cancelled set is made again by the next use.
+        self._session_tenant = None
+        await self.execute(f"SELECT set_config('app.tenant_id', '{uuid.UUID(str(tenant_id))}', false)")
+        self._session_tenant = tenant_id
+
+
+def _init_for(role: str) -> Callable[[asyncpg.Connection], Coroutine[Any, Any, None]]:
+    async def init(conn: asyncpg.Connection) -> None:
+        # jsonb in and out as Python objects, so stores never call json.dumps themselves.
+        await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+        # The service's role for the whole session: nothing this pool runs needs more.
+        await conn.execute(f"SELECT set_config('role', '{role}', false)")
+
+    return init
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
-    # Pool release would otherwise send RESET ALL, UNLISTEN * and the rest: a round trip per transaction for
-    # nothing, as every setting here is transaction-local. asyncpg still rolls back an open transaction and
-    # drops listener callbacks before calling this.
+    # Pool release would otherwise send RESET ALL, UNLISTEN * and the rest: a round trip per use for nothing,
+    # and it would drop the role and the tenant ServiceConnection remembers. asyncpg still rolls back an open
+    # transaction and drops listener callbacks before calling this.
     return None
 
 
@@ -77,15 +116,6 @@ async def _transaction(pool: asyncpg.Pool, begin: str) -> AsyncIterator[Connecti
         await conn.execute("COMMIT")
 
 
-async def _finish(pool: asyncpg.Pool, conn: Connection, statement: str) -> None:
-    """Ends a transaction begun by `tenant_read` and gives the connection back."""
-    try:
-        if not conn.is_closed():
-            await conn.execute(statement)
-    finally:
-        await pool.release(conn)
-
-
 class Database:
     """A service's pools, one per shard, opened lazily and routed by tenant."""
 
@@ -104,8 +134,6 @@ class Database:
         self._resolver = resolver
         self._pools: dict[str, asyncpg.Pool] = {}
         self._sizes = (min_size, max_size)
-        # Read transactions being ended after their caller moved on (see tenant_read).
-        self._ending: set[asyncio.Task[None]] = set()
 
     @classmethod
     async def connect(cls, settings: RuntimeSettings, service: str, **kwargs: object) -> Database:
@@ -121,7 +149,12 @@ class Database:
             if url is None:
                 raise LookupError(f"no database configured for shard {shard!r}")
             pool = await asyncpg.create_pool(
-                url, min_size=self._sizes[0], max_size=self._sizes[1], init=_init_connection, reset=_keep_session
+                url,
+                min_size=self._sizes[0],
+                max_size=self._sizes[1],
+                init=_init_for(self.role),
+                reset=_keep_session,
+                connection_class=ServiceConnection,
             )
             self._pools[shard] = pool
         return pool
@@ -146,30 +179,27 @@ class Database:
             yield conn
 
     @asynccontextmanager
-    async def tenant_read(self, tenant_id: uuid.UUID) -> AsyncIterator[Connection]:
-        """A read-only `tenant_tx` whose end the caller does not wait for.
+    async def tenant_statement(self, tenant_id: uuid.UUID) -> AsyncIterator[Connection]:
+        """A connection outside any transaction whose session sees only `tenant_id`'s rows.
 
-        Once the reads are done nothing depends on the COMMIT, so it is sent (and the connection released)
-        in the background: one round trip less on a path such as SendMessage's, where the read precedes the
-        answer. READ ONLY makes PostgreSQL refuse any write attempted in it.
+        For work that is one statement (a read, or a write whose parts a CTE joins), which PostgreSQL runs as its
+        own transaction: no BEGIN and no COMMIT to wait for, and no round trip for the tenant either when the
+        connection's session already has it. Several statements here are each their own transaction; work that
+        must be atomic across statements takes `tenant_tx`.
         """
         pool = await self.pool_for(tenant_id)
-        conn = await pool.acquire()
-        try:
-            await conn.execute(self._begin(tenant_id, " READ ONLY"))
+        async with pool.acquire() as conn:
+            # The pool's proxy passes the call on to the ServiceConnection it wraps.
+            await cast(ServiceConnection, conn).use_tenant(tenant_id)
             yield conn
-        except BaseException:
-            await _finish(pool, conn, "ROLLBACK")
-            raise
-        task = asyncio.get_running_loop().create_task(_finish(pool, conn, "COMMIT"))
-        self._ending.add(task)
-        task.add_done_callback(self._ending.discard)
 
     @asynccontextmanager
     async def platform_tx(self) -> AsyncIterator[Connection]:
         """A transaction as the service role with no tenant set: only platform-wide tables are visible."""
         pool = await self._pool(DEFAULT_SHARD)
-        async with _transaction(pool, f"BEGIN; SELECT set_config('role', '{self.role}', true)") as conn:
+        # The tenant is cleared for the transaction: a session may still hold one from `tenant_statement`.
+        begin = f"BEGIN; SELECT set_config('role', '{self.role}', true), set_config('app.tenant_id', '', true)"
+        async with _transaction(pool, begin) as conn:
             yield conn
 
     async def ping(self) -> None:
@@ -178,9 +208,7 @@ class Database:
         await pool.fetchval("SELECT 1")
 
     async def close(self) -> None:
-        """Closes every pool (after the read transactions still ending)."""
-        if self._ending:
-            await asyncio.gather(*self._ending, return_exceptions=True)
+        """Closes every pool."""
         for pool in self._pools.values():
             await pool.close()
         self._pools.clear()

@@ -226,10 +226,11 @@ class TenantStore:
         period = period_of(kind, now)
         if kind not in LIMIT_COLUMNS:
             raise ValueError(f"unknown limit {kind!r}")
-        async with self._db.tenant_tx(tenant_id) as conn:
+        async with self._db.tenant_statement(tenant_id) as conn:
             # One statement reads the plan's limit and takes the amount: every message pays for this call, so it
-            # is one round trip. The upsert's conditional update is the whole check, and concurrent reservations
-            # serialise on the counter's row lock. `kind` is one of LIMIT_COLUMNS, so naming the column is safe.
+            # is one round trip (its own transaction). The upsert's conditional update is the whole check, and
+            # concurrent reservations serialise on the counter's row lock. `kind` is one of LIMIT_COLUMNS, so
+            # naming the column is safe.
             row = await conn.fetchrow(
                 f"""WITH plan AS (
                       SELECT p.{kind} AS lim FROM tenant.tenants t JOIN tenant.plans p ON p.id = t.plan_id
