@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from typing import cast
 
 import asyncpg
 import pytest
 
-from services.runtime.db import Database, shard_urls
+from services.runtime.db import Database, ServiceConnection, shard_urls
 from services.runtime.settings import RuntimeSettings
 from tests.services.conftest import Stack
 
@@ -138,7 +139,7 @@ async def test_the_session_tenant_is_never_set_inside_a_transaction(stack: Stack
             # A session-level set inside a transaction would be undone by its rollback, unknown to the record.
             with pytest.raises(RuntimeError, match="outside a transaction"):
                 async with conn.transaction():
-                    await conn.use_tenant(b.tenant_id)
+                    await cast(ServiceConnection, conn).use_tenant(b.tenant_id)
             assert {r["id"] for r in await conn.fetch("SELECT id FROM tenant.tenants")} == {a.tenant_id}
     finally:
         await db.close()
