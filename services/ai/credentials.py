@@ -1,8 +1,9 @@
 """Tenants' own provider keys: sealed at rest, opened only to build a client, never returned or logged.
 
 Every set or delete moves the tenant's stamp in Redis (a random token, so a flushed or expired stamp can never
-come back with an old value); `TenantProviders` compares the stamp on each answer, so a change reaches the next
-message in every AI process at the cost of one Redis round trip.
+come back with an old value) and publishes the tenant's id on `CHANGED_CHANNEL`, in one round trip. Processes
+subscribed to the channel (`credential_watch.py`) drop their cached clients when the message arrives and read no
+stamp; one that is not subscribed compares the stamp on each answer, at the cost of one Redis round trip.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 TENANT_PROVIDERS = ("anthropic", "gemini", "openai")
 COLLECTION = "providerCredentials"
 _STAMP_PREFIX = "ai:credentials:stamp:"
+#: Where every set or delete publishes the tenant's id (as text).
+CHANGED_CHANNEL = "ai:credentials:changed"
 
 
 def credential_name(tenant_id: uuid.UUID, provider: str) -> str:
@@ -88,9 +91,13 @@ class CredentialStamps:
         return old.decode() if isinstance(old, bytes) else str(old)
 
     async def move(self, tenant_id: uuid.UUID) -> None:
-        """Gives the tenant a new stamp, so every process reloads its credentials on the next answer."""
+        """Gives the tenant a new stamp and announces the change, so every process reloads its credentials."""
         try:
-            await self._redis.set(_STAMP_PREFIX + str(tenant_id), uuid.uuid4().hex, ex=self._ttl)
+            # One round trip for both; the stamp is kept for the processes not subscribed at the moment.
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.set(_STAMP_PREFIX + str(tenant_id), uuid.uuid4().hex, ex=self._ttl)
+                pipe.publish(CHANGED_CHANNEL, str(tenant_id))
+                await pipe.execute()
         except (RedisError, OSError) as exc:
             # The change is stored; processes still pick it up once their cached copy reaches its maximum age.
             log.error("credential stamp not moved: %s", type(exc).__name__, extra={"tenant": str(tenant_id)})
@@ -103,7 +110,7 @@ class ProviderCredentials:
         self._store = store
         self._sealer = sealer
         self.stamps = stamps
-        """The tenants' credential stamps, which answers compare with their cached clients."""
+        """The tenants' credential stamps, which answers compare with their cached clients while not subscribed."""
         self._listeners: list[Callable[[uuid.UUID], None]] = []
 
     def subscribe(self, listener: Callable[[uuid.UUID], None]) -> None:

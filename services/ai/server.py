@@ -12,6 +12,7 @@ from services.ai.answering import Answering
 from services.ai.batching import BatchingEmbedder
 from services.ai.bot_directory import BotDirectory
 from services.ai.credential_store import CredentialStore
+from services.ai.credential_watch import CredentialWatch
 from services.ai.credentials import CredentialStamps, ProviderCredentials
 from services.ai.hashed_words import HashedWordsEmbedder
 from services.ai.intent import IntentClassifier
@@ -86,8 +87,10 @@ async def build(settings: AiSettings, *, port: int | None = None) -> ServiceHost
     credentials = ProviderCredentials(
         CredentialStore(db), sealer, CredentialStamps(redis, settings.ai_credential_stamp_ttl_seconds)
     )
+    # Its own connection to the service's Redis: a subscribed connection can carry no other command.
+    watch = CredentialWatch(settings.redis_url)
     tenant_providers = TenantProviders(
-        configs, providers, credentials, read_timeout=settings.ai_first_token_timeout_seconds
+        configs, providers, credentials, read_timeout=settings.ai_first_token_timeout_seconds, watch=watch
     )
     cache = AnswerCache(redis, settings.ai_cache_ttl_seconds)
     sentiment = SentimentAnalyzer()
@@ -128,7 +131,9 @@ async def build(settings: AiSettings, *, port: int | None = None) -> ServiceHost
         for provider in providers.values():
             await provider.aclose()
 
-    host.closers += [clients.close, db.close, cache.close, close_providers]
+    # Closed in reverse: the watcher stops first, before the Redis client and the providers' clients go.
+    host.closers += [clients.close, db.close, cache.close, close_providers, watch.stop]
+    watch.start()
     return host
 
 

@@ -177,6 +177,7 @@ async def test_a_change_reaches_the_next_message_of_another_ai_process(
         ai_pb2.SetProviderCredentialRequest(name=cred(account, "openai"), api_key=key, base_url=f"{own.url}/v1"),
         metadata=account.metadata,
     )
+    # The other process hears of the change by Redis message, delivered long before this next request reaches it.
     assert (await ask(other_process, account, bot, "Now with a key?")).provider == "openai"
     assert [e.headers["authorization"] for e in own.exchanges] == [f"Bearer {key}"]
 
