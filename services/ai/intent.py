@@ -104,15 +104,16 @@ class IntentClassifier:
             return IntentResult(Intent.OTHER, 1.0, ((Intent.OTHER, 1.0),))
         examples = [*self._examples, *extra_examples]
         vectors = await self._embed(text, [e.text for e in examples])
-        query = vectors[text]
-        by_intent: dict[Intent, list[float]] = {}
-        for example in examples:
-            by_intent.setdefault(example.intent, []).append(float(vectors[example.text] @ query))
+        # One matrix product for every example, then each intent's similarities in descending order.
+        sims = np.stack([vectors[e.text] for e in examples]) @ vectors[text]
+        by_intent: dict[Intent, list[int]] = {}
+        for i, example in enumerate(examples):
+            by_intent.setdefault(example.intent, []).append(i)
         k = self._config.neighbours
-        raw = {
-            intent: 0.7 * max(sims) + 0.3 * float(np.mean(sorted(sims, reverse=True)[:k]))
-            for intent, sims in by_intent.items()
-        }
+        raw = {}
+        for intent, rows in by_intent.items():
+            nearest = np.sort(sims[rows])[::-1][:k]
+            raw[intent] = 0.7 * float(nearest[0]) + 0.3 * float(nearest.sum()) / len(nearest)
         raw[Intent.OTHER] = max(raw.get(Intent.OTHER, -1.0), self._config.other_threshold)
         names = list(raw)
         logits = np.array([raw[n] for n in names], dtype=np.float64) / self._config.temperature
