@@ -18,7 +18,7 @@ from services.ai.answer_events import AnswerEvents, Event, duration
 from services.ai.bot_directory import Bot, BotDirectory, Knowledge
 from services.ai.cache_key import personality_hash, response_cache_key
 from services.ai.citations import CitationTracker
-from services.ai.failover import StreamFailed, provider_chain, stream_with_failover
+from services.ai.failover import Attempt, StreamFailed, provider_chain, stream_with_failover
 from services.ai.intent import IntentClassifier, examples_from_proto
 from services.ai.passages import Passage, passages_from_results
 from services.ai.pricing import PriceTable
@@ -107,8 +107,9 @@ class Answering:
     async def stream(self, req: AnswerRequest) -> AsyncGenerator[Event, None]:
         """Every event of the answer; failures before the first event raise ServiceError instead."""
         started = time.monotonic()
-        # The tenant's providers are looked up first: their Redis check overlaps the bot, knowledge and prompt.
-        providers = asyncio.ensure_future(self._providers_for(req.tenant_id))
+        # The tenant's providers are looked up first: a Redis check (when the cache cannot vouch for them) overlaps
+        # the bot, knowledge and prompt.
+        providers = self._providers_now(req.tenant_id)
         try:
             bot = await self._bots.bot(req.tenant_id, req.chatbot)
             personality = bot.chatbot.personality
@@ -124,26 +125,30 @@ class Answering:
                 bot_name=bot.chatbot.display_name,
                 limits=self._limits,
             )
-            # Sentiment and intent of the question pick the opening cue while the provider connects.
-            opening = asyncio.ensure_future(self._opening(req.message, bot))
-            try:
-                async for event in self._answer(
-                    req,
-                    bot=bot,
-                    generation=generation,
-                    knowledge=knowledge,
-                    opening=opening,
-                    providers=providers,
-                    started=started,
-                    history_used=bool(history),
-                ):
-                    yield event
-            finally:
-                opening.cancel()
+            async for event in self._answer(
+                req,
+                bot=bot,
+                generation=generation,
+                knowledge=knowledge,
+                providers=providers,
+                started=started,
+                history_used=bool(history),
+            ):
+                yield event
         finally:
             providers.cancel()
             if providers.done() and not providers.cancelled():
                 providers.exception()  # seen, even when the answer never needed it
+
+    def _providers_now(self, tenant_id: uuid.UUID) -> asyncio.Future[Mapping[str, Provider]]:
+        """The tenant's providers: already resolved when nothing needs asking, so awaiting them costs no turn of
+        the event loop; otherwise the lookup, running."""
+        known = self._providers if self._tenant_providers is None else self._tenant_providers.known(tenant_id)
+        if known is None:
+            return asyncio.ensure_future(self._providers_for(tenant_id))
+        future: asyncio.Future[Mapping[str, Provider]] = asyncio.get_running_loop().create_future()
+        future.set_result(known)
+        return future
 
     async def _providers_for(self, tenant_id: uuid.UUID) -> Mapping[str, Provider]:
         if self._tenant_providers is None:
@@ -157,7 +162,6 @@ class Answering:
         bot: Bot,
         generation: GenerationRequest,
         knowledge: Knowledge,
-        opening: asyncio.Future[Opening],
         providers: asyncio.Future[Mapping[str, Provider]],
         started: float,
         history_used: bool,
@@ -170,12 +174,43 @@ class Answering:
             key = response_cache_key(req.chatbot, knowledge.version, req.message, personality_hash(personality))
             cached = await self._cache.get(key)
             if cached is not None:
-                async for event in self._replay(req, cached, await opening, started):
+                async for event in self._replay(req, cached, await self._opening(req.message, bot), started):
                     yield event
                 return
         events = AnswerEvents(CitationTracker(generation.context.passages), text_only=req.text_only)
-        run = AnswerRun(events, started, opening)
         chain = provider_chain(personality.providers, await providers, self._offline)
+        # Sentiment and intent of the question pick the opening cue while the provider answers. The task is made
+        # only now, so its work runs once the provider's request is on its way rather than ahead of it.
+        opening = asyncio.ensure_future(self._opening(req.message, bot))
+        try:
+            async for event in self._provider_answer(
+                req,
+                bot=bot,
+                generation=generation,
+                events=events,
+                chain=chain,
+                opening=opening,
+                started=started,
+                key=key,
+            ):
+                yield event
+        finally:
+            opening.cancel()
+
+    async def _provider_answer(
+        self,
+        req: AnswerRequest,
+        *,
+        bot: Bot,
+        generation: GenerationRequest,
+        events: AnswerEvents,
+        chain: Sequence[Attempt],
+        opening: asyncio.Future[Opening],
+        started: float,
+        key: str | None,
+    ) -> AsyncGenerator[Event, None]:
+        """The providers' answer in failover order, then its closing events, usage and done."""
+        run = AnswerRun(events, started, opening)
         try:
             async with aclosing(
                 stream_with_failover(generation, chain, first_token_timeout=self._first_token_timeout)

@@ -78,14 +78,23 @@ class TenantProviders:
         if watch is not None:
             watch.add(self)
 
+    def known(self, tenant_id: uuid.UUID) -> Mapping[str, Provider] | None:
+        """The tenant's providers when the watcher vouches for the cached entry, without waiting; else None."""
+        if self._watch is None or not self._watch.listening:
+            return None
+        # Every change since the subscription was confirmed comes as a message that expires the entry.
+        entry = self._entries.get(tenant_id)
+        if entry is None or time.monotonic() - entry.loaded >= self._max_age:
+            return None
+        self._entries.move_to_end(tenant_id)
+        return entry.providers
+
     async def for_tenant(self, tenant_id: uuid.UUID) -> Mapping[str, Provider]:
         """The platform's providers with the tenant's own keys in place of the platform's, by provider id."""
         if self._watch is not None and self._watch.listening:
-            # Every change since the subscription was confirmed comes as a message that expires the entry.
-            entry = self._entries.get(tenant_id)
-            if entry is not None and time.monotonic() - entry.loaded < self._max_age:
-                self._entries.move_to_end(tenant_id)
-                return entry.providers
+            known = self.known(tenant_id)
+            if known is not None:
+                return known
             return await self._load(tenant_id, None, watched=True)
         stamp = await self._stamps.current(tenant_id)
         entry = self._entries.get(tenant_id)
