@@ -180,7 +180,7 @@ class Answering:
         events = AnswerEvents(CitationTracker(generation.context.passages), text_only=req.text_only)
         chain = provider_chain(personality.providers, await providers, self._offline)
         # Sentiment and intent of the question pick the opening cue while the provider answers. The task is made
-        # only now, so its work runs once the provider's request is on its way rather than ahead of it.
+        # only once the providers are known, so its work never holds back their lookup.
         opening = asyncio.ensure_future(self._opening(req.message, bot))
         try:
             async for event in self._provider_answer(
