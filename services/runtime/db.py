@@ -164,12 +164,12 @@ class Database:
         shard = DEFAULT_SHARD if tenant_id is None else await self._resolver(tenant_id)
         return await self._pool(shard)
 
-    def _begin(self, tenant_id: uuid.UUID, mode: str = "") -> str:
+    def _begin(self, tenant_id: uuid.UUID | None) -> str:
+        """BEGIN with the role and tenant for the transaction, in one round trip; no tenant clears the one a
+        session may still hold from `tenant_statement`."""
         # A UUID's text and the role name need no quoting beyond this.
-        return (
-            f"BEGIN{mode}; SELECT set_config('role', '{self.role}', true),"
-            f" set_config('app.tenant_id', '{uuid.UUID(str(tenant_id))}', true)"
-        )
+        tenant = "" if tenant_id is None else uuid.UUID(str(tenant_id))
+        return f"BEGIN; SELECT set_config('role', '{self.role}', true), set_config('app.tenant_id', '{tenant}', true)"
 
     @asynccontextmanager
     async def tenant_tx(self, tenant_id: uuid.UUID) -> AsyncIterator[Connection]:
@@ -197,9 +197,7 @@ class Database:
     async def platform_tx(self) -> AsyncIterator[Connection]:
         """A transaction as the service role with no tenant set: only platform-wide tables are visible."""
         pool = await self._pool(DEFAULT_SHARD)
-        # The tenant is cleared for the transaction: a session may still hold one from `tenant_statement`.
-        begin = f"BEGIN; SELECT set_config('role', '{self.role}', true), set_config('app.tenant_id', '', true)"
-        async with _transaction(pool, begin) as conn:
+        async with _transaction(pool, self._begin(None)) as conn:
             yield conn
 
     async def ping(self) -> None:
