@@ -122,9 +122,7 @@ class LeasedQuota:
             lease.rate, lease.window_start, lease.window_takes = lease.window_takes, now, 0
         lease.window_takes += 1
         while lease.available == 0:
-            async with lease.refill:
-                if lease.available == 0:
-                    await self._refill(tenant_id, lease)
+            await self._refill_if_empty(tenant_id, lease)
         lease.available -= 1
         if lease.available == 0 and not lease.near_limit and not self._closed:
             task = asyncio.get_running_loop().create_task(self._top_up(tenant_id, lease))
@@ -159,6 +157,12 @@ class LeasedQuota:
             return 1
         return max(1, min(self._max_lease, lease.rate, lease.window_takes))
 
+    async def _refill_if_empty(self, tenant_id: uuid.UUID, lease: _Lease) -> None:
+        """Refills the lease unless another take's refill, awaited under the same lock, already did."""
+        async with lease.refill:
+            if lease.available == 0:
+                await self._refill(tenant_id, lease)
+
     async def _refill(self, tenant_id: uuid.UUID, lease: _Lease) -> None:
         size = self._size(lease)
         try:
@@ -175,9 +179,7 @@ class LeasedQuota:
     async def _top_up(self, tenant_id: uuid.UUID, lease: _Lease) -> None:
         """Refills an emptied lease ahead of its next take; a failure is left for that take to meet and report."""
         try:
-            async with lease.refill:
-                if lease.available == 0:
-                    await self._refill(tenant_id, lease)
+            await self._refill_if_empty(tenant_id, lease)
         except errors.ServiceError as exc:
             log.debug("lease not topped up: %s", exc, extra={"tenant": str(tenant_id)})
             return
