@@ -143,17 +143,17 @@ class Answering:
     def _providers_now(self, tenant_id: uuid.UUID) -> asyncio.Future[Mapping[str, Provider]]:
         """The tenant's providers: already resolved when nothing needs asking, so awaiting them costs no turn of
         the event loop; otherwise the lookup, running."""
-        known = self._providers if self._tenant_providers is None else self._tenant_providers.known(tenant_id)
-        if known is None:
-            return asyncio.ensure_future(self._providers_for(tenant_id))
+        tenants = self._tenant_providers
+        known: Mapping[str, Provider] | None
+        if tenants is None:
+            known = self._providers
+        else:
+            known = tenants.known(tenant_id)
+            if known is None:
+                return asyncio.ensure_future(tenants.for_tenant(tenant_id))
         future: asyncio.Future[Mapping[str, Provider]] = asyncio.get_running_loop().create_future()
         future.set_result(known)
         return future
-
-    async def _providers_for(self, tenant_id: uuid.UUID) -> Mapping[str, Provider]:
-        if self._tenant_providers is None:
-            return self._providers
-        return await self._tenant_providers.for_tenant(tenant_id)
 
     async def _answer(
         self,

@@ -78,9 +78,13 @@ class TenantProviders:
         if watch is not None:
             watch.add(self)
 
+    def _listening(self) -> bool:
+        """Whether every change since the subscription was confirmed comes as a message that expires entries."""
+        return self._watch is not None and self._watch.listening
+
     def known(self, tenant_id: uuid.UUID) -> Mapping[str, Provider] | None:
         """The tenant's providers when the watcher vouches for the cached entry, without waiting; else None."""
-        if self._watch is None or not self._watch.listening:
+        if not self._listening():
             return None
         # Every change since the subscription was confirmed comes as a message that expires the entry.
         entry = self._entries.get(tenant_id)
@@ -91,10 +95,10 @@ class TenantProviders:
 
     async def for_tenant(self, tenant_id: uuid.UUID) -> Mapping[str, Provider]:
         """The platform's providers with the tenant's own keys in place of the platform's, by provider id."""
-        if self._watch is not None and self._watch.listening:
-            known = self.known(tenant_id)
-            if known is not None:
-                return known
+        known = self.known(tenant_id)
+        if known is not None:
+            return known
+        if self._listening():
             return await self._load(tenant_id, None, watched=True)
         stamp = await self._stamps.current(tenant_id)
         entry = self._entries.get(tenant_id)
