@@ -2,7 +2,7 @@
 
 Starts its own embedded PostgreSQL, the auth, tenant, chatbot, ai and conversation services (each its own
 process, as `avatarchat up` does) and an OpenAI-compatible provider process that streams tokens at a fixed
-pace over keep-alive HTTP/1.1, as hosted APIs do; every token carries the provider's send time, so per-chunk
+pace over keep-alive HTTP/1.1, as hosted APIs do; every token is a word and the provider's send time, so per-chunk
 latency is measured from the provider's write to this client's read.
 
 Each level is a steady state: N conversations are open at once, each a visitor who sends a message, reads the
@@ -10,10 +10,11 @@ whole streamed answer, then thinks for a while (exponentially distributed around
 pause drawn uniformly so visitors do not start in step) before the next message, for the stated duration.
 The direct path runs the same visitors with the same pauses (same seed) in the same run. The table gives time
 to first token (TTFT) and per-chunk latency at p50/p99 and the platform's overhead; `--burst N` adds the old
-figure of N messages sent at the same instant, labelled as a burst.
+figure of N messages sent at the same instant, labelled as a burst. The platform path asks for what the widget
+gets (the text with its animation cues and viseme cues); `--text-only` asks for the text alone.
 
     .venv/bin/python -m bench.streaming_bench [--levels 1,50,500] [--think-s 0.2,10,10] [--duration-s 30]
-        [--tokens 10] [--pace-ms 20] [--burst 500]
+        [--tokens 10] [--pace-ms 20] [--burst 500] [--text-only]
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from services.runtime.tokens import ServiceTokens
 
 PASSWORD = "benchmark passphrase"
 SERVICES = ("auth", "tenant", "chatbot", "ai", "conversation")
+SENT_AT = "https://sent.invalid/"
 
 
 def free_port() -> int:
@@ -99,8 +101,9 @@ async def _provider_connection(
             )
             for _ in range(tokens):
                 await asyncio.sleep(pace)
-                # The content is the send time, so the client can tell how long the chunk took to reach it.
-                writer.write(_chunk({"content": f"{time.time():.6f} "}))
+                # A word, as a real token is, then its send time as a link (which the mouth shapes leave unspoken,
+                # as they do any link), so the client can tell how long the chunk took to reach it.
+                writer.write(_chunk({"content": f"answer {SENT_AT}{time.time():.6f} "}))
                 await writer.drain()
             usage = {"prompt_tokens": 100, "completion_tokens": tokens, "total_tokens": 100 + tokens}
             tail = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 0, "model": "bench-model"}
@@ -173,8 +176,9 @@ def cpu_seconds() -> dict[str, float]:
 
 
 def _chunk_latency(text: str, received: float) -> float | None:
+    _, marker, sent = text.partition(SENT_AT)
     try:
-        return (received - float(text)) * 1000
+        return (received - float(sent)) * 1000 if marker else None
     except ValueError:
         return None
 
@@ -201,17 +205,23 @@ async def direct_once(http: httpx.AsyncClient, samples: Samples) -> None:
                 samples.chunk.append(latency)
 
 
-async def platform_once(
-    stub: conversation_pb2_grpc.ConversationServiceAsyncStub,
-    conversation: str,
-    md: tuple[tuple[str, str], ...],
-    samples: Samples,
-) -> None:
+@dataclass(frozen=True)
+class Platform:
+    """How the benchmark reaches the conversation service, and what it asks for."""
+
+    stub: conversation_pb2_grpc.ConversationServiceAsyncStub
+    md: tuple[tuple[str, str], ...]
+    text_only: bool
+    """False asks for what the widget gets (cues and visemes with the text); True for the text alone."""
+
+
+async def platform_once(platform: Platform, conversation: str, samples: Samples) -> None:
     """One SendMessage through conversation → ai → provider."""
     started = time.perf_counter()
     first = True
-    request = pb.SendMessageRequest(name=conversation, text=f"Question {uuid.uuid4().hex}?", text_only=True)
-    async for event in stub.SendMessage(request, metadata=md):
+    text = f"Question {uuid.uuid4().hex}?"
+    request = pb.SendMessageRequest(name=conversation, text=text, text_only=platform.text_only)
+    async for event in platform.stub.SendMessage(request, metadata=platform.md):
         kind = event.WhichOneof("event")
         if kind == "error":
             samples.errors += 1
@@ -264,9 +274,8 @@ def _provider_client(provider_url: str, visitors: int) -> httpx.AsyncClient:
 async def steady(
     load: Load,
     seed: int,
-    stub: conversation_pb2_grpc.ConversationServiceAsyncStub,
+    target: Platform,
     conversations: list[str],
-    md: tuple[tuple[str, str], ...],
     provider_url: str,
 ) -> tuple[Samples, Samples]:
     """`load.visitors` visitors for `load.duration` seconds on the direct path, then the same on the platform."""
@@ -278,7 +287,7 @@ async def steady(
     before = cpu_seconds()
     await asyncio.gather(
         *(
-            _visitor(i, load, seed, lambda s, c=c: platform_once(stub, c, md, s), platform)  # type: ignore[misc]
+            _visitor(i, load, seed, lambda s, c=c: platform_once(target, c, s), platform)  # type: ignore[misc]
             for i, c in enumerate(conversations[: load.visitors])
         )
     )
@@ -290,9 +299,8 @@ async def steady(
 async def level(
     concurrency: int,
     rounds: int,
-    stub: conversation_pb2_grpc.ConversationServiceAsyncStub,
+    target: Platform,
     conversations: list[str],
-    md: tuple[tuple[str, str], ...],
     provider_url: str,
 ) -> tuple[Samples, Samples]:
     """`concurrency` simultaneous streams, `rounds` times, on each path."""
@@ -300,7 +308,7 @@ async def level(
     async with _provider_client(provider_url, concurrency) as http:
         for _ in range(rounds):
             await asyncio.gather(*(direct_once(http, direct) for _ in range(concurrency)))
-            await asyncio.gather(*(platform_once(stub, c, md, platform) for c in conversations[:concurrency]))
+            await asyncio.gather(*(platform_once(target, c, platform) for c in conversations[:concurrency]))
     return direct, platform
 
 
@@ -310,7 +318,9 @@ def _p(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
-async def measure(settings: RuntimeSettings, loads: list[Load], provider_url: str, burst: int) -> None:
+async def measure(
+    settings: RuntimeSettings, loads: list[Load], provider_url: str, burst: int, *, text_only: bool
+) -> None:
     """Signs a tenant up with an unlimited plan, creates a bot preferring the paced provider, and times each level."""
     operator = ServiceTokens(settings.resolved_internal_secret(), "bench")
     channels = {
@@ -351,11 +361,13 @@ async def measure(settings: RuntimeSettings, loads: list[Load], provider_url: st
         ).conversation.name
         for i in range(max([burst, *(load.visitors for load in loads)]))
     ]
-    await level(1, 20, stub, conversations, md, provider_url)  # warm-up: connections, caches, JIT-free paths
-    results = {load.visitors: await steady(load, 7, stub, conversations, md, provider_url) for load in loads}
-    bursts = {burst: await level(burst, 1, stub, conversations, md, provider_url)} if burst else {}
+    target = Platform(stub, md, text_only)
+    await level(1, 20, target, conversations, provider_url)  # warm-up: connections, caches, JIT-free paths
+    results = {load.visitors: await steady(load, 7, target, conversations, provider_url) for load in loads}
+    bursts = {burst: await level(burst, 1, target, conversations, provider_url)} if burst else {}
     for channel in channels.values():
         await channel.close()
+    print("\nplatform path: " + ("text only" if text_only else "the widget's events: text, animation cues, visemes"))
     _print(loads, results, bursts)
 
 
@@ -422,6 +434,7 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=0, help="also send this many messages at one instant")
     parser.add_argument("--tokens", type=int, default=10)
     parser.add_argument("--pace-ms", type=float, default=20.0)
+    parser.add_argument("--text-only", action="store_true", help="ask for the text alone, without cues and visemes")
     parser.add_argument("--serve-provider", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_provider:
@@ -474,7 +487,7 @@ def main() -> None:
             for s in SERVICES
         ]
         try:
-            asyncio.run(_run(settings, loads, provider_url, args.burst))
+            asyncio.run(_run(settings, loads, provider_url, args.burst, text_only=args.text_only))
         finally:
             for child in children:
                 child.terminate()
@@ -483,11 +496,11 @@ def main() -> None:
             embedded_pg.stop(data_dir)
 
 
-async def _run(settings: RuntimeSettings, loads: list[Load], provider_url: str, burst: int) -> None:
+async def _run(settings: RuntimeSettings, loads: list[Load], provider_url: str, burst: int, *, text_only: bool) -> None:
     for service in SERVICES:
         if not await wait_serving(settings, service, within_seconds=60):
             raise RuntimeError(f"{service} did not start")
-    await measure(settings, loads, provider_url, burst)
+    await measure(settings, loads, provider_url, burst, text_only=text_only)
 
 
 if __name__ == "__main__":
