@@ -5,7 +5,7 @@ Everything here is pure (no I/O), so the rules of widget/PROTOCOL.md are testabl
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,6 +139,10 @@ def _ms(duration: Any) -> int:
     return int(duration.seconds * 1000 + duration.nanos // 1_000_000)
 
 
+def _cues(cues: Iterable[ai_pb2.VisemeCue]) -> list[dict[str, Any]]:
+    return [{"viseme": c.viseme, "startMs": _ms(c.start_offset), "durationMs": _ms(c.duration)} for c in cues]
+
+
 @dataclass
 class StreamTranslator:
     """Turns one SendMessage stream into protocol events, remembering what `changed` needs."""
@@ -155,11 +159,11 @@ class StreamTranslator:
             started = {"conversation": self.conversation, "messageId": self.message_id}
             return "stream:start", {**started, "requestId": event.started.request_id}
         if kind == "text_delta":
-            return "stream:chunk", {
-                "messageId": self.message_id,
-                "index": event.text_delta.index,
-                "text": event.text_delta.text,
-            }
+            delta = event.text_delta
+            chunk = {"messageId": self.message_id, "index": delta.index, "text": delta.text}
+            if delta.visemes:
+                chunk["visemes"] = _cues(delta.visemes)
+            return "stream:chunk", chunk
         if kind == "citation":
             c = event.citation
             citation = {"index": c.index, "title": c.title, "url": c.url, "snippet": c.snippet, "document": c.document}
@@ -176,11 +180,7 @@ class StreamTranslator:
                 "changed": changed,
             }
         if kind == "viseme_cues":
-            cues = [
-                {"viseme": c.viseme, "startMs": _ms(c.start_offset), "durationMs": _ms(c.duration)}
-                for c in event.viseme_cues.cues
-            ]
-            return "avatar:visemes", {"messageId": self.message_id, "cues": cues}
+            return "avatar:visemes", {"messageId": self.message_id, "cues": _cues(event.viseme_cues.cues)}
         if kind == "message":
             return "stream:end", {"messageId": self.message_id or event.message.name, "message": as_json(event.message)}
         if kind == "error":

@@ -28,18 +28,18 @@ class AnswerEvents:
         return "".join(self.parts)
 
     def delta(self, text: str) -> list[Event]:
-        """The text delta, then the citations it completes and its mouth shapes."""
+        """The text delta with the mouth shapes of the words it completes, then the citations it completes."""
         index = len(self.parts)
         self.parts.append(text)
-        events = [Event(text_delta=ai_pb2.TextDelta(text=text, index=index))]
+        delta = ai_pb2.TextDelta(text=text, index=index)
+        if self._visemes is not None:
+            # One message for the text and its lip-sync: every event is a write on each hop to the browser.
+            delta.visemes.extend([c.to_proto() for c in self._visemes.feed(text)])
+        events = [Event(text_delta=delta)]
         for ref in self._citations.feed(text):
             citation = citation_proto(ref)
             self.cited.append(citation)
             events.append(Event(citation=citation))
-        if self._visemes is not None:
-            cues = self._visemes.feed(text)
-            if cues:
-                events.append(Event(viseme_cues=ai_pb2.VisemeCues(index=index, cues=[c.to_proto() for c in cues])))
         return events
 
     def finish(self) -> list[Event]:

@@ -96,6 +96,7 @@ class AiServicer(ai_pb2_grpc.AiServiceServicer):
             kind = event.WhichOneof("event")
             if kind == "text_delta":
                 parts.append(event.text_delta.text)
+                response.viseme_cues.extend(event.text_delta.visemes)
             elif kind == "citation":
                 response.citations.append(event.citation)
             elif kind == "animation_cue":

@@ -161,16 +161,17 @@ class WidgetNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "stream:start", {"conversation": CONVERSATION, "messageId": message_id, "requestId": "r"}, to=sid
         )
         await self.emit("typing:stop", {"from": "assistant"}, to=sid)
-        cues = [{"viseme": v, "startMs": 90 * i, "durationMs": 90} for i, v in enumerate(("PP", "aa", "E", "sil"))]
-        await self.emit("avatar:visemes", {"messageId": message_id, "cues": cues}, to=sid)
+        cues = [{"viseme": v, "startMs": 90 * i, "durationMs": 90} for i, v in enumerate(("PP", "aa", "E"))]
         for index, chunk in enumerate(chunks):
             if index == 2 and text == "drop the line":
                 self.cut[message_id] = chunks
                 await self.drop_transport(sid)
                 return
-            await self.emit("stream:chunk", {"messageId": message_id, "index": index, "text": chunk}, to=sid)
+            payload = {"messageId": message_id, "index": index, "text": chunk}
+            # The first chunk carries its mouth shapes, as the edge sends them.
+            await self.emit("stream:chunk", {**payload, "visemes": cues} if index == 0 else payload, to=sid)
             if index == 1:  # a duplicate delivery must not show twice
-                await self.emit("stream:chunk", {"messageId": message_id, "index": index, "text": chunk}, to=sid)
+                await self.emit("stream:chunk", payload, to=sid)
                 cue = {
                     "behaviour": "BEHAVIOUR_NOD",
                     "clip": "nod",
@@ -180,6 +181,8 @@ class WidgetNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 }
                 await self.emit("avatar:animation", cue, to=sid)
             await asyncio.sleep(0.08)
+        closing = [{"viseme": "sil", "startMs": 270, "durationMs": 90}]
+        await self.emit("avatar:visemes", {"messageId": message_id, "cues": closing}, to=sid)
         await self.emit("message:citation", {"messageId": message_id, "citation": CITATION}, to=sid)
         final = {"name": message_id, "role": "MESSAGE_ROLE_ASSISTANT", "text": "".join(chunks), "citations": [CITATION]}
         await self.emit("stream:end", {"messageId": message_id, "message": final}, to=sid)

@@ -49,9 +49,17 @@ async def test_message_send_streams_the_answer(widget_edge: RunningFullEdge, wid
         "durationMs": 2000,
         "changed": True,
     }
-    visemes = w.of("avatar:visemes")
-    assert len(visemes) == 4
-    assert visemes[1] == {"messageId": message_id, "cues": [{"viseme": "aa", "startMs": 100, "durationMs": 80}]}
+    chunks = w.of("stream:chunk")
+    assert chunks[1] == {
+        "messageId": message_id,
+        "index": 1,
+        "text": " brave",
+        "visemes": [{"viseme": "aa", "startMs": 100, "durationMs": 80}],
+    }
+    assert [c["visemes"][0]["startMs"] for c in chunks] == [0, 100, 200, 300]
+    [closing] = w.of("avatar:visemes")
+    assert closing == {"messageId": message_id, "cues": [{"viseme": "sil", "startMs": 400, "durationMs": 60}]}
+    assert names.index("avatar:visemes") > max(i for i, name in enumerate(names) if name == "stream:chunk")
     [citation] = w.of("message:citation")
     assert citation["citation"] == {
         "index": 1,

@@ -73,7 +73,7 @@ async def test_a_tab_opened_on_another_edge_mid_answer_gets_the_rest_of_it(
     widget_edges: tuple[RunningFullEdge, RunningFullEdge], widget_bot: Bot
 ) -> None:
     first, second = widget_edges
-    words = len(TEXT.split())  # 16 deltas 50 ms apart (the fake's viseme offsets allow no more than ~20)
+    words = len(TEXT.split())  # 16 deltas 50 ms apart
     async with widget(first.url, {"embedId": widget_bot.embed_id}) as on_a:
         [session] = await on_a.wait_for("session")
         ack = await on_a.call("message:send", {"text": TEXT})

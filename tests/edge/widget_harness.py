@@ -249,19 +249,12 @@ class FakeConversations(conversation_pb2_grpc.ConversationServiceServicer):
             if self.delta_delay:
                 await asyncio.sleep(self.delta_delay)
             text = word if index == 0 else f" {word}"
-            yield conversation_pb2.SendMessageResponse(text_delta=ai_pb2.TextDelta(text=text, index=index))
+            cue = ai_pb2.VisemeCue(viseme="aa", start_offset=_ms(100 * index), duration=_ms(80))
             yield conversation_pb2.SendMessageResponse(
-                viseme_cues=ai_pb2.VisemeCues(
-                    index=index,
-                    cues=[
-                        ai_pb2.VisemeCue(
-                            viseme="aa",
-                            start_offset=duration_pb2.Duration(nanos=index * 100_000_000),
-                            duration=duration_pb2.Duration(nanos=80_000_000),
-                        )
-                    ],
-                )
+                text_delta=ai_pb2.TextDelta(text=text, index=index, visemes=[cue])
             )
+        closing = ai_pb2.VisemeCue(viseme="sil", start_offset=_ms(100 * len(words)), duration=_ms(60))
+        yield conversation_pb2.SendMessageResponse(viseme_cues=ai_pb2.VisemeCues(index=len(words) - 1, cues=[closing]))
         yield conversation_pb2.SendMessageResponse(
             citation=ai_pb2.Citation(index=1, title="FAQ", url="https://x.example/faq", snippet="…", document="d")
         )
@@ -308,3 +301,9 @@ async def serve_fake_conversations(fake: FakeConversations) -> AsyncIterator[str
         yield address
     finally:
         await server.stop(0.2)
+
+
+def _ms(milliseconds: int) -> duration_pb2.Duration:
+    value = duration_pb2.Duration()
+    value.FromMilliseconds(milliseconds)
+    return value

@@ -81,6 +81,7 @@ async def test_stream_response_text_only_leaves_out_cues_and_ends_with_usage_and
     kinds = [e.WhichOneof("event") for e in events]
     assert "animation_cue" not in kinds
     assert "viseme_cues" not in kinds
+    assert not any(e.text_delta.visemes for e in events), "no mouth shapes for text alone"
     assert kinds[-2:] == ["usage", "done"]
     assert text_of(events) == "Ten [1]."
     usage = events[-2].usage

@@ -6,6 +6,7 @@ from avatarchat.ai.v1 import ai_pb2
 from avatarchat.chatbot.v1 import chatbot_pb2
 from avatarchat.conversation.v1 import conversation_pb2 as pb
 from avatarchat.conversation.v1 import conversation_pb2_grpc
+from services.ai.visemes import VisemeStream
 from tests.services.conftest import Stack
 from tests.services.conversation.helpers import create_bot, kinds, seed_knowledge, send, start, text_of
 from tests.services.conversation.platform_env import LocalPlatform
@@ -31,6 +32,17 @@ async def test_an_answer_streams_with_citations_cues_and_visemes_and_is_stored(
     answer = text_of(events)
     assert "10am" in answer
     assert "[1]" in answer
+    # The mouth shapes ride with the text that completes their words; the last words' follow the text, and together
+    # they are exactly the shapes of the whole answer.
+    carried = [c for e in events if e.WhichOneof("event") == "text_delta" for c in e.text_delta.visemes]
+    [closing] = [e.viseme_cues for e in events if e.WhichOneof("event") == "viseme_cues"]
+    assert carried, "text deltas carry their mouth shapes"
+    assert order.index("viseme_cues") > len(order) - 1 - order[::-1].index("text_delta")
+    whole = VisemeStream()
+    expected = [(c.viseme, c.start_ms, c.duration_ms) for c in whole.feed(answer) + whole.finish()]
+    assert [
+        (c.viseme, c.start_offset.ToMilliseconds(), c.duration.ToMilliseconds()) for c in [*carried, *closing.cues]
+    ] == expected
     citation = next(e.citation for e in events if e.WhichOneof("event") == "citation")
     assert citation.index == 1
     assert citation.document.startswith(f"{kb}/documents/")

@@ -53,7 +53,7 @@ export class ChatClient {
   private conversation: string | null;
   private lastChunk: { messageId: string; index: number } | null = null;
   /** Out-of-order chunks waiting for the gap before them to fill, per message. */
-  private readonly early = new Map<string, Map<number, string>>();
+  private readonly early = new Map<string, Map<number, StreamChunk>>();
   private readonly pending = new Map<string, Pending>();
   /** Pending messages emitted on the current connection and not yet acknowledged. */
   private readonly inflight = new Set<string>();
@@ -208,12 +208,14 @@ export class ChatClient {
     if (event.index < expected) return;
     let early = this.early.get(event.messageId);
     if (!early) this.early.set(event.messageId, (early = new Map()));
-    early.set(event.index, event.text);
+    early.set(event.index, event);
     for (let i = expected; early.has(i); i++) {
-      const text = early.get(i) ?? "";
+      const chunk = early.get(i) as StreamChunk;
       early.delete(i);
       this.lastChunk = { messageId: event.messageId, index: i };
-      this.on.streamChunk({ messageId: event.messageId, index: i, text });
+      // Mouth shapes first: a cued answer's text must not also drive the mouth from its letters.
+      if (chunk.visemes?.length) this.on.visemes({ messageId: event.messageId, cues: chunk.visemes });
+      this.on.streamChunk({ messageId: event.messageId, index: i, text: chunk.text });
     }
   }
 }

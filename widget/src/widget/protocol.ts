@@ -39,6 +39,8 @@ export interface StreamChunk {
   messageId: string;
   index: number;
   text: string;
+  /** Mouth shapes of the words this chunk completes. */
+  visemes?: VisemeCue[];
 }
 
 export interface StreamEnd {

@@ -432,19 +432,28 @@ class TextDelta(_message.Message):
 
     TEXT_FIELD_NUMBER: _builtins.int
     INDEX_FIELD_NUMBER: _builtins.int
+    VISEMES_FIELD_NUMBER: _builtins.int
     text: _builtins.str
     """Text to append."""
     index: _builtins.int
     """0-based sequence number of the delta within the answer."""
+    @_builtins.property
+    def visemes(self) -> _containers.RepeatedCompositeFieldContainer[Global___VisemeCue]:
+        """Mouth shapes for the words this delta completes, in time order, so text and lip-sync travel as one message.
+        A word split across deltas comes with the delta that ends it; the last words' shapes come in a VisemeCues
+        event after the text. Empty for text-only answers.
+        """
+
     def __init__(
         self,
         *,
         text: _builtins.str = ...,
         index: _builtins.int = ...,
+        visemes: _abc.Iterable[Global___VisemeCue] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["index", b"index", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["index", b"index", "text", b"text", "visemes", b"visemes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -572,14 +581,14 @@ Global___VisemeCue: _TypeAlias = VisemeCue  # noqa: Y015
 
 @_typing.final
 class VisemeCues(_message.Message):
-    """VisemeCues are the mouth shapes for one text delta."""
+    """VisemeCues are mouth shapes no text delta carried: those of the answer's last words, closing with silence."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     INDEX_FIELD_NUMBER: _builtins.int
     CUES_FIELD_NUMBER: _builtins.int
     index: _builtins.int
-    """The index of the TextDelta they belong to."""
+    """The index of the last TextDelta, after which they are spoken."""
     @_builtins.property
     def cues(self) -> _containers.RepeatedCompositeFieldContainer[Global___VisemeCue]:
         """The cues, in time order."""
@@ -1126,7 +1135,7 @@ class StreamResponseResponse(_message.Message):
 
     @_builtins.property
     def viseme_cues(self) -> Global___VisemeCues:
-        """Mouth shapes for a text delta."""
+        """Mouth shapes of the last words, after the text (the others come with their text delta)."""
 
     @_builtins.property
     def usage(self) -> Global___Usage:

@@ -539,7 +539,7 @@ class SendMessageResponse(_message.Message):
 
     @_builtins.property
     def viseme_cues(self) -> _ai_pb2.VisemeCues:
-        """Mouth shapes for a text delta."""
+        """Mouth shapes of the last words, after the text (the others come with their text delta)."""
 
     @_builtins.property
     def citation(self) -> _ai_pb2.Citation:
