@@ -344,20 +344,19 @@ class AnswerRun:
         self._opened = False
 
     def take(self, item: TextDelta | UsageReport | StreamFailed) -> list[Event]:
-        """The events of one failover item, after the opening cue once it is known (text never waits for it)."""
+        """The events of one failover item, then the opening cue once it is known (text never waits for it)."""
         if isinstance(item, UsageReport):
             self.usage = item
             return []
         if isinstance(item, StreamFailed):
             self.failed = item
             return []
-        out: list[Event] = []
         if not self.events.parts:
             self.first_token = time.monotonic() - self.started
-        if not self._opened and self._opening.done():
-            out += self._opening_events()
-        out += self.events.delta(item.text)
-        return out
+        # The cue is placed where this delta starts but sent after it: each event is a write on every hop, and the
+        # visitor waits for the text, not for the gesture.
+        opening = self._opening_events() if not self._opened and self._opening.done() else []
+        return self.events.delta(item.text) + opening
 
     async def opened(self) -> list[Event]:
         """The opening's events if they have not gone out yet, waiting for them: the answer has ended."""

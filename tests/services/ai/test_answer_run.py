@@ -23,7 +23,7 @@ def _kinds(events: list[ai_pb2.StreamResponseResponse]) -> list[str]:
     return [str(e.WhichOneof("event")) for e in events]
 
 
-async def test_text_goes_out_before_a_slow_analysis_which_then_precedes_the_next_text() -> None:
+async def test_text_goes_out_before_a_slow_analysis_which_then_follows_the_next_text() -> None:
     opening: asyncio.Future[Opening] = asyncio.get_running_loop().create_future()
     run = _run(opening)
 
@@ -32,18 +32,19 @@ async def test_text_goes_out_before_a_slow_analysis_which_then_precedes_the_next
     opening.set_result(GREET)
     later = run.take(TextDelta("there."))
 
-    assert _kinds(later)[:3] == ["question_analysis", "animation_cue", "text_delta"]
-    assert later[0].question_analysis == ANALYSIS
-    assert (later[1].animation_cue.clip, later[1].animation_cue.text_offset) == ("Wave", len("Hello world, "))
+    assert _kinds(later) == ["text_delta", "question_analysis", "animation_cue"]
+    assert later[1].question_analysis == ANALYSIS
+    # Sent after the delta, but placed where it starts.
+    assert (later[2].animation_cue.clip, later[2].animation_cue.text_offset) == ("Wave", len("Hello world, "))
     assert await run.opened() == [], "the opening goes out once"
 
 
-async def test_a_ready_analysis_goes_out_with_the_first_text() -> None:
+async def test_a_ready_analysis_goes_out_right_after_the_first_text() -> None:
     opening: asyncio.Future[Opening] = asyncio.get_running_loop().create_future()
     opening.set_result(GREET)
     run = _run(opening, text_only=True)
 
-    assert _kinds(run.take(TextDelta("Hi"))) == ["question_analysis", "text_delta"]
+    assert _kinds(run.take(TextDelta("Hi"))) == ["text_delta", "question_analysis"]
 
 
 async def test_an_answer_that_ends_first_waits_for_the_analysis_and_a_failed_one_is_left_out() -> None:

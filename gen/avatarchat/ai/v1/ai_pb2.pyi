@@ -1151,7 +1151,7 @@ class StreamResponseResponse(_message.Message):
 
     @_builtins.property
     def question_analysis(self) -> Global___QuestionAnalysis:
-        """Sentiment and intent of the visitor's message, sent once as soon as they are known (usually before
+        """Sentiment and intent of the visitor's message, sent once as soon as they are known (usually right after
         the first text, never holding it back), so the caller need not ask AnalyzeSentiment and ClassifyIntent.
         """
 
