@@ -23,8 +23,8 @@ def main() -> None:
         log_config=None,
         access_log=settings.access_log,
         server_header=False,
-        # httptools parses HTTP when installed; the loop stays asyncio, the one grpc.aio is tested on.
-        loop="asyncio",
+        # httptools parses HTTP; the loop is the services' (uvloop unless AVATARCHAT_EVENT_LOOP=asyncio).
+        loop=settings.event_loop,
     )
     # Bound here rather than by uvicorn, which cannot set SO_REUSEPORT.
     sock = listening_socket(settings.http_host, settings.http_port, settings.reuse_port)

@@ -24,6 +24,7 @@ from services.runtime.bus import Bus, ConsumerSpec
 from services.runtime.clients import Clients
 from services.runtime.db import Database
 from services.runtime.quota import PlanQuota
+from services.runtime.server import run_event_loop
 from services.runtime.tokens import ServiceTokens
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ def main() -> None:
     """Runs the ingestion worker until SIGTERM."""
     settings = KnowledgeSettings()
     logs.configure("knowledge-worker", settings.log_level, settings.log_json)
-    asyncio.run(_serve(settings))
+    run_event_loop(_serve(settings), settings)
 
 
 if __name__ == "__main__":

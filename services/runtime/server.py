@@ -6,11 +6,12 @@ import asyncio
 import gc
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
+import uvloop
 from google.protobuf import descriptor as _descriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 Closer = Callable[[], Awaitable[None]]
 S = TypeVar("S", bound=RuntimeSettings)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,18 @@ def run(name: str, build: Callable[[S], Awaitable[ServiceHost]], settings: S) ->
         from prometheus_client import start_http_server
 
         start_http_server(settings.port_of(name) + METRICS_PORT_OFFSET, addr=settings.grpc_host)
-    asyncio.run(_serve(build, settings))
+    run_event_loop(_serve(build, settings), settings)
+
+
+def run_event_loop(main: Coroutine[Any, Any, T], settings: RuntimeSettings) -> T:
+    """Runs `main` to completion on the configured event loop.
+
+    uvloop by default: every message of every call wakes the loop at least once (grpc.aio hands each completion
+    over through a socket the loop watches), and libuv's loop costs a fraction of the standard one per wake-up.
+    """
+    if settings.event_loop == "uvloop":
+        return uvloop.run(main)
+    return asyncio.run(main)
 
 
 def freeze_startup_heap() -> None:

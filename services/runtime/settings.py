@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -64,6 +65,9 @@ class RuntimeSettings(BaseSettings):
 
     log_json: bool = True
     """One JSON object per log line (with request id); false gives plain text."""
+
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+    """The processes' event loop: uvloop (libuv, the loop asyncpg is built for), or the standard library's."""
 
     otel_exporter: str = "none"
     """Trace exporter: `none` (no spans are made), `console` or `otlp` (OTEL_EXPORTER_OTLP_ENDPOINT configures otlp)."""

@@ -136,3 +136,25 @@ def test_freeze_startup_heap_hides_live_objects_from_the_collector_and_frees_gar
     finally:
         gc.unfreeze()
     assert any(o is kept for o in gc.get_objects())
+
+
+@pytest.mark.parametrize("event_loop", ["uvloop", "asyncio"])
+def test_run_event_loop_runs_on_the_configured_loop(event_loop: str) -> None:
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    import uvloop
+
+    from services.runtime.server import run_event_loop
+    from services.runtime.settings import RuntimeSettings
+
+    async def loop_kind() -> bool:
+        await asyncio.sleep(0)
+        return isinstance(asyncio.get_running_loop(), uvloop.Loop)
+
+    settings = RuntimeSettings(event_loop=event_loop)  # type: ignore[arg-type]
+    # In a thread of its own: running a loop in the main thread would leave it without a current loop afterwards,
+    # which later synchronous fixtures that make channels rely on.
+    with ThreadPoolExecutor(1) as thread:
+        on_uvloop = thread.submit(run_event_loop, loop_kind(), settings).result()
+    assert on_uvloop is (event_loop == "uvloop")
