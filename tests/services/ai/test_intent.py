@@ -57,6 +57,23 @@ async def test_tenant_examples_teach_the_business_phrasing(classifier: IntentCla
     assert after.confidence > before
 
 
+async def test_a_tenants_examples_stay_with_its_call(embedder: TextEmbedder) -> None:
+    classifier = IntentClassifier(embedder)
+    text = "escalate this to tier two"
+    tenant = [IntentExample("escalate to tier two", Intent.HANDOFF_REQUEST)]
+
+    taught = await classifier.classify(text, tenant)
+    alone = await classifier.classify(text)
+    again = await classifier.classify(text)
+
+    fresh = await IntentClassifier(embedder).classify(text)
+    assert taught.scores != alone.scores
+    # Approximately: MiniLM's floats depend a little on which texts share the message's batch.
+    for same in (again, fresh):
+        assert dict(same.scores) == pytest.approx(dict(alone.scores), abs=1e-5)
+    assert dict((await classifier.classify(text, tenant)).scores) == pytest.approx(dict(taught.scores), abs=1e-5)
+
+
 async def test_empty_text_is_other(classifier: IntentClassifier) -> None:
     result = await classifier.classify("   ")
     assert (result.intent, result.confidence) == (Intent.OTHER, 1.0)
