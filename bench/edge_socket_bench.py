@@ -40,6 +40,7 @@ import aiohttp
 import grpc
 import httpx
 import psutil  # type: ignore[import-untyped,unused-ignore]
+import uvloop
 
 from avatarchat.ai.v1 import ai_pb2
 from avatarchat.auth.v1 import auth_pb2, auth_pb2_grpc
@@ -259,7 +260,8 @@ async def stream_round(visitors: list[Visitor], ramp: float, answers: int, wait_
 
 def client_process(conn: Connection, url: str, embed_id: str) -> None:
     """A load-generating process: holds its share of the visitors and obeys the parent's commands."""
-    asyncio.run(_serve_commands(conn, url, embed_id))
+    # The services' loop: the load generator's CPU shares the two cores with the edges it measures.
+    uvloop.run(_serve_commands(conn, url, embed_id))
 
 
 async def _serve_commands(conn: Connection, url: str, embed_id: str) -> None:
@@ -468,7 +470,7 @@ def main() -> None:
     parser.add_argument("--serve-paced", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_paced:
-        asyncio.run(serve_paced(args.serve_paced, args.chunks, args.interval_ms / 1000))
+        uvloop.run(serve_paced(args.serve_paced, args.chunks, args.interval_ms / 1000))
         return
     root = Path(__file__).resolve().parents[1]
     with tempfile.TemporaryDirectory(prefix="socket-bench-") as scratch:
