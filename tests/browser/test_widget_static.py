@@ -3,7 +3,7 @@
 The page is served from http://localhost:PORT and the edge from http://127.0.0.1:PORT, so every widget
 request is cross-origin, as on a tenant's site. Debug hooks on the <avatarchat-widget> host element
 (read-only, documented in widget/README.md): data-state (closed|open), data-mode
-(launcher|loading|3d|2d), data-clip (the playing clip), data-fps.
+(launcher|loading|3d|2d), data-clip (the playing clip), data-fps, data-viseme-cues (lip-sync cues taken).
 """
 
 from __future__ import annotations
@@ -171,6 +171,8 @@ def test_streaming_markdown_citations_and_animation(page: Page, edge: tuple[str,
     )
     expect(answer.locator("strong")).to_have_text("there")
     expect(page.locator(HOST)).to_have_attribute("data-clip", "nod")
+    # Three cues rode in the first chunk and one closing cue followed the text: all reach the avatar once.
+    expect(page.locator(HOST)).to_have_attribute("data-viseme-cues", "4")
     citation = answer.locator(".ac-citations li")
     expect(citation).to_contain_text(str(CITATION["title"]))
     link = citation.locator("a")

@@ -26,6 +26,8 @@ class Widget implements WidgetHandle {
   private streaming = new Set<string>();
   /** Messages whose answer got lip-sync cues from the edge (no letter-driven mouth then). */
   private cued = new Set<string>();
+  /** Lip-sync cues the 3D avatar has taken, published as data-viseme-cues. */
+  private visemeCues = 0;
   private typingTimer = 0;
   private typingOn = false;
   private readonly botName: string;
@@ -87,6 +89,7 @@ class Widget implements WidgetHandle {
     const host = this.ctx.host;
     return {
       clip: (name) => host.setAttribute("data-clip", name),
+      cues: (count) => host.setAttribute("data-viseme-cues", String((this.visemeCues += count))),
       fps: (value) => host.setAttribute("data-fps", String(value)),
       fallback: (reason) => this.useFallback(reason),
       interaction: (kind) => this.client?.interaction(kind),

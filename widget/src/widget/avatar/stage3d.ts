@@ -152,6 +152,7 @@ class Stage3D implements AvatarView {
     const now = performance.now();
     if (this.track.endsAt() < now) this.track.reset(now);
     this.track.add(cues, now);
+    this.options.hooks.cues(cues.length);
   }
 
   speak(text: string): void {

@@ -20,6 +20,8 @@ export interface AvatarView {
 export interface AvatarHooks {
   /** Publishes the playing clip as the host's data-clip (the read-only debug hook). */
   clip(name: string): void;
+  /** Counts the lip-sync cues the 3D avatar took (the host's data-viseme-cues, the read-only debug hook). */
+  cues(count: number): void;
   /** Asks the panel to swap in the 2D fallback (too slow, or WebGL lost). */
   fallback(reason: string): void;
   fps(value: number): void;
