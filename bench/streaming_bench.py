@@ -11,7 +11,8 @@ pause drawn uniformly so visitors do not start in step) before the next message,
 The direct path runs the same visitors with the same pauses (same seed) in the same run. The table gives time
 to first token (TTFT) and per-chunk latency at p50/p99 and the platform's overhead; `--burst N` adds the old
 figure of N messages sent at the same instant, labelled as a burst. The platform path asks for what the widget
-gets (the text with its animation cues and viseme cues); `--text-only` asks for the text alone.
+gets (the text with its animation cues and viseme cues, each message with a request id); `--text-only` asks
+for the text alone.
 
     .venv/bin/python -m bench.streaming_bench [--levels 1,50,500] [--think-s 0.2,10,10] [--duration-s 30]
         [--tokens 10] [--pace-ms 20] [--burst 500] [--text-only]
@@ -222,7 +223,10 @@ async def platform_once(platform: Platform, conversation: str, samples: Samples)
     started = time.perf_counter()
     first = True
     text = f"Question {uuid.uuid4().hex}?"
-    request = pb.SendMessageRequest(name=conversation, text=text, text_only=platform.text_only)
+    # With a request id, as the widget sends each message's clientMessageId.
+    request = pb.SendMessageRequest(
+        name=conversation, text=text, text_only=platform.text_only, request_id=uuid.uuid4().hex
+    )
     async for event in platform.stub.SendMessage(request, metadata=platform.md):
         kind = event.WhichOneof("event")
         if kind == "error":
