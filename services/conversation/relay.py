@@ -189,7 +189,9 @@ class MessageRelay:
         ref = out.ref
         tenant_id = ref.bot.tenant_id
         read, reservation = await asyncio.gather(
-            self._store.with_recent(tenant_id, ref.bot.chatbot_id, ref.conversation_id, self._history_turns),
+            self._store.with_recent(
+                tenant_id, ref.bot.chatbot_id, ref.conversation_id, self._history_turns, out.request_id
+            ),
             self._deps.reserve_message(tenant_id),
             return_exceptions=True,
         )
@@ -199,7 +201,7 @@ class MessageRelay:
                 raise read
             found, history = read
             conversation = access.visible(ref, found)
-            if out.request_id:
+            if conversation["request_seen"]:
                 replayed = await self._replay(out)
                 if replayed:
                     return history, replayed

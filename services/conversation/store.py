@@ -19,11 +19,14 @@ _CONVERSATION_COLUMNS = (
     " create_time, last_message_time, end_time"
 )
 
-#: A conversation with its last $4 messages' role and text, oldest first, as a JSON array of pairs.
+#: A conversation with its last $4 messages' role and text, oldest first, as a JSON array of pairs, and whether
+#: a message already holds the request id $5 (never for an empty one).
 _WITH_RECENT = (
     f"SELECT {_CONVERSATION_COLUMNS}, (SELECT coalesce(jsonb_agg(jsonb_build_array(role, text) ORDER BY position),"
     " '[]') FROM (SELECT role, text, position FROM conversation.messages"
-    " WHERE tenant_id = $1 AND conversation_id = $3 ORDER BY position DESC LIMIT $4) newest) AS recent"
+    " WHERE tenant_id = $1 AND conversation_id = $3 ORDER BY position DESC LIMIT $4) newest) AS recent,"
+    " $5 <> '' AND EXISTS (SELECT 1 FROM conversation.messages WHERE tenant_id = $1 AND conversation_id = $3"
+    " AND request_id = $5 AND request_id <> '') AS request_seen"
     " FROM conversation.conversations c WHERE tenant_id = $1 AND chatbot_id = $2 AND id = $3"
 )
 
@@ -240,11 +243,15 @@ class ConversationStore:
             )
 
     async def with_recent(
-        self, tenant_id: uuid.UUID, chatbot_id: uuid.UUID, conversation_id: uuid.UUID, limit: int
+        self, tenant_id: uuid.UUID, chatbot_id: uuid.UUID, conversation_id: uuid.UUID, limit: int, request_id: str = ""
     ) -> tuple[asyncpg.Record | None, list[Turn]]:
-        """A conversation and its last `limit` messages as turns (oldest first) in one statement: SendMessage's read."""
+        """A conversation and its last `limit` messages as turns (oldest first) in one statement: SendMessage's read.
+
+        Its `request_seen` tells whether a message already holds `request_id`, so a first call (nearly every call)
+        needs no second read to rule out a replay.
+        """
         async with self._db.tenant_statement(tenant_id) as conn:
-            row = await conn.fetchrow(_WITH_RECENT, tenant_id, chatbot_id, conversation_id, limit)
+            row = await conn.fetchrow(_WITH_RECENT, tenant_id, chatbot_id, conversation_id, limit, request_id)
         if row is None:
             return None, []
         return row, [Turn(role, text) for role, text in row["recent"]]

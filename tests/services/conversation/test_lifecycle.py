@@ -98,10 +98,16 @@ async def test_a_repeated_request_id_replays_the_stored_result(stack: Stack, con
     assert replay[0].started == first[0].started
     assert replay[-1].message == first[-1].message
     assert first[-1].message.request_id == "req-1"
+    other = await start(conversations, bot.name, account.metadata, visitor_id="v-2")
+    fresh = await send(conversations, other.name, "Hello!", account.metadata, request_id="req-1")
+    assert "text_delta" in kinds(fresh), "a request id belongs to its own conversation"
+    for _ in range(2):
+        unnamed = await send(conversations, conversation.name, "Again?", account.metadata)
+        assert "text_delta" in kinds(unnamed), "a message without a request id is never a replay"
     got = await conversations.GetConversation(
         pb.GetConversationRequest(name=conversation.name), metadata=account.metadata
     )
-    assert got.conversation.message_count == 2
+    assert got.conversation.message_count == 6
 
 
 async def test_the_plan_message_limit_is_enforced_before_any_provider_is_called(
