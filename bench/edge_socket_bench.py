@@ -40,7 +40,6 @@ import aiohttp
 import grpc
 import httpx
 import psutil  # type: ignore[import-untyped,unused-ignore]
-import uvloop
 
 from avatarchat.ai.v1 import ai_pb2
 from avatarchat.auth.v1 import auth_pb2, auth_pb2_grpc
@@ -50,6 +49,7 @@ from avatarchat.tenant.v1 import tenant_pb2, tenant_pb2_grpc
 from services.cli.catalog import MIGRATED_SERVICES
 from services.cli.health import wait_serving
 from services.runtime import embedded_pg, migrations
+from services.runtime.server import run_event_loop
 from services.runtime.settings import SERVICE_PORTS, RuntimeSettings
 
 PASSWORD = "benchmark passphrase"
@@ -261,7 +261,7 @@ async def stream_round(visitors: list[Visitor], ramp: float, answers: int, wait_
 def client_process(conn: Connection, url: str, embed_id: str) -> None:
     """A load-generating process: holds its share of the visitors and obeys the parent's commands."""
     # The services' loop: the load generator's CPU shares the two cores with the edges it measures.
-    uvloop.run(_serve_commands(conn, url, embed_id))
+    run_event_loop(_serve_commands(conn, url, embed_id), RuntimeSettings())
 
 
 async def _serve_commands(conn: Connection, url: str, embed_id: str) -> None:
@@ -470,7 +470,8 @@ def main() -> None:
     parser.add_argument("--serve-paced", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_paced:
-        uvloop.run(serve_paced(args.serve_paced, args.chunks, args.interval_ms / 1000))
+        # The services' loop, as for the load generator.
+        run_event_loop(serve_paced(args.serve_paced, args.chunks, args.interval_ms / 1000), RuntimeSettings())
         return
     root = Path(__file__).resolve().parents[1]
     with tempfile.TemporaryDirectory(prefix="socket-bench-") as scratch:

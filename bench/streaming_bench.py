@@ -40,7 +40,6 @@ from pathlib import Path
 
 import grpc
 import httpx
-import uvloop
 
 from avatarchat.auth.v1 import auth_pb2, auth_pb2_grpc
 from avatarchat.chatbot.v1 import chatbot_pb2, chatbot_pb2_grpc
@@ -50,6 +49,7 @@ from avatarchat.tenant.v1 import tenant_pb2, tenant_pb2_grpc
 from services.cli.catalog import MIGRATED_SERVICES
 from services.cli.health import wait_serving
 from services.runtime import embedded_pg, migrations
+from services.runtime.server import run_event_loop
 from services.runtime.settings import SERVICE_PORTS, RuntimeSettings
 from services.runtime.tokens import ServiceTokens
 
@@ -128,8 +128,8 @@ def serve_provider(port: int, tokens: int, pace: float) -> None:
         async with server:
             await server.serve_forever()
 
-    # The same loop as the services': the harness's CPU shares the two cores with what it measures.
-    uvloop.run(run())
+    # The services' loop: the harness's CPU shares the two cores with what it measures.
+    run_event_loop(run(), RuntimeSettings())
 
 
 # --- measuring ------------------------------------------------------------------------------------------
@@ -493,7 +493,7 @@ def main() -> None:
             for s in SERVICES
         ]
         try:
-            uvloop.run(_run(settings, loads, provider_url, args.burst, text_only=args.text_only))
+            run_event_loop(_run(settings, loads, provider_url, args.burst, text_only=args.text_only), settings)
         finally:
             for child in children:
                 child.terminate()
