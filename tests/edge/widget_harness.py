@@ -27,6 +27,7 @@ from avatarchat.conversation.v1 import conversation_pb2, conversation_pb2_grpc
 from edge.assembly import build_edge_app
 from edge.realtime.server import Realtime
 from edge.settings import EdgeSettings
+from services.ai.visemes import VisemeCue
 from tests.conftest import free_port
 from tests.services.conftest import Account, Stack
 
@@ -249,11 +250,11 @@ class FakeConversations(conversation_pb2_grpc.ConversationServiceServicer):
             if self.delta_delay:
                 await asyncio.sleep(self.delta_delay)
             text = word if index == 0 else f" {word}"
-            cue = ai_pb2.VisemeCue(viseme="aa", start_offset=_ms(100 * index), duration=_ms(80))
+            cue = VisemeCue("aa", 100 * index, 80).to_proto()
             yield conversation_pb2.SendMessageResponse(
                 text_delta=ai_pb2.TextDelta(text=text, index=index, visemes=[cue])
             )
-        closing = ai_pb2.VisemeCue(viseme="sil", start_offset=_ms(100 * len(words)), duration=_ms(60))
+        closing = VisemeCue("sil", 100 * len(words), 60).to_proto()
         yield conversation_pb2.SendMessageResponse(viseme_cues=ai_pb2.VisemeCues(index=len(words) - 1, cues=[closing]))
         yield conversation_pb2.SendMessageResponse(
             citation=ai_pb2.Citation(index=1, title="FAQ", url="https://x.example/faq", snippet="…", document="d")
@@ -301,9 +302,3 @@ async def serve_fake_conversations(fake: FakeConversations) -> AsyncIterator[str
         yield address
     finally:
         await server.stop(0.2)
-
-
-def _ms(milliseconds: int) -> duration_pb2.Duration:
-    value = duration_pb2.Duration()
-    value.FromMilliseconds(milliseconds)
-    return value
