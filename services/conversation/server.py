@@ -49,7 +49,9 @@ async def build(settings: ConversationSettings, *, port: int | None = None) -> S
         lambda server: conversation_pb2_grpc.add_ConversationServiceServicer_to_server(servicer, server),
     )
     host = build_host(NAME, settings, [service], remote_authenticator(clients, tokens), port=port)
-    host.closers += [relay.close, deps.close, clients.close, db.close]
+    # Closed last to first: answers still being stored, then the leased quota given back, then the channels and
+    # the database both of those need.
+    host.closers += [db.close, clients.close, deps.close, relay.close]
     if settings.conversation_events_enabled:
         try:
             bus = await Bus.connect(settings.amqp_url)
