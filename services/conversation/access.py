@@ -56,6 +56,11 @@ def conversation(name: str, field: str = "name") -> ConversationRef:
 
 def visible(ref: ConversationRef, row: asyncpg.Record | None) -> asyncpg.Record:
     """The row, if it exists and the caller may see it; visitors see only their own conversations."""
-    if row is None or (ref.bot.is_visitor and row["visitor_id"] != ref.bot.principal.subject):
+    if row is None or not may_see(ref, row["visitor_id"]):
         raise errors.NotFound(ref.name)
     return row
+
+
+def may_see(ref: ConversationRef, visitor_id: str) -> bool:
+    """Whether the caller may see a conversation of the visitor: a visitor only their own."""
+    return not ref.bot.is_visitor or visitor_id == ref.bot.principal.subject

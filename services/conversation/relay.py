@@ -19,6 +19,7 @@ from services.conversation import access
 from services.conversation.access import ConversationRef
 from services.conversation.convert import message_message, proto_json
 from services.conversation.dependencies import AnswerCall, Dependencies, events_of
+from services.conversation.recent import Key, Known, RecentTurns
 from services.conversation.store import ConversationStore, DuplicateRequest, NewMessage, QuestionAnalysis, Turn
 from services.runtime import errors, status
 from services.runtime.status import INTERNAL_MESSAGE
@@ -120,10 +121,13 @@ class _Answer:
 class MessageRelay:
     """Runs one SendMessage from the stored question to the stored answer."""
 
-    def __init__(self, store: ConversationStore, deps: Dependencies, *, history_turns: int) -> None:
+    def __init__(
+        self, store: ConversationStore, deps: Dependencies, *, history_turns: int, remembered_conversations: int
+    ) -> None:
         self._store = store
         self._deps = deps
         self._history_turns = history_turns
+        self._recent = RecentTurns(remembered_conversations, history_turns)
         # Work that must outlive a cancelled call (storing a partial answer, analysing the question).
         self._background: set[asyncio.Task[None]] = set()
 
@@ -131,34 +135,22 @@ class MessageRelay:
         """The SendMessage stream: started, the relayed answer events, then the stored answer or an error."""
         received = time.monotonic()
         ref = out.ref
-        tenant_id = ref.bot.tenant_id
-        history, replayed = await self._admit(out)
-        if replayed:
-            for event in replayed:
-                yield event
-            return
+        known = self._recent.get(_key(ref), out.request_id)
+        if known is None:
+            admitted, replayed = await self._admit(out)
+            if replayed:
+                for event in replayed:
+                    yield event
+                return
+        else:
+            admitted = await self._admit_known(out, known)
         chatbot = ref.name.rsplit("/conversations/", 1)[0]
-        # The answer is requested while the question is being stored: the provider's time to first token then
-        # overlaps the commit. Its events wait in the call until `started` has gone out.
-        call = self._deps.stream_answer(
-            tenant_id, chatbot, ref.name, out.text, _turns(history), request_id=out.request_id, text_only=out.text_only
-        )
-        question = NewMessage(
-            uuid.uuid4(), pb.MESSAGE_ROLE_VISITOR, pb.MESSAGE_STATE_COMPLETE, out.text, request_id=out.request_id
-        )
-        try:
-            stored = await self._store.append(tenant_id, ref.conversation_id, question, self._event(ref, "visitor"))
-        except DuplicateRequest:
-            call.cancel()
-            for event in await self._replay(out):
+        asked = await self._ask(out, chatbot, admitted)
+        if isinstance(asked, list):
+            for event in asked:
                 yield event
             return
-        except BaseException:
-            call.cancel()
-            raise
-        if stored is None:
-            call.cancel()
-            raise errors.NotFound(ref.name)
+        call, question = asked
         answer_id = uuid.uuid4()
         yield Event(
             started=pb.StreamStarted(
@@ -179,7 +171,61 @@ class MessageRelay:
         elif row is not None:
             yield Event(message=message_message(ref.name, row, for_visitor=ref.bot.is_visitor))
 
-    async def _admit(self, out: Outgoing) -> tuple[list[Turn], list[Event]]:
+    async def _ask(
+        self, out: Outgoing, chatbot: str, admitted: _Admitted
+    ) -> tuple[AnswerCall, NewMessage] | list[Event]:
+        """Stores the question with the answer already requested: the call to relay, or an earlier call's replay.
+
+        The provider's time to first token then overlaps the commit; the call's events wait in it until `started`
+        has gone out.
+        """
+        ref = out.ref
+        tenant_id = ref.bot.tenant_id
+        key = _key(ref)
+        call = self._call(out, chatbot, admitted.history)
+        question = NewMessage(
+            uuid.uuid4(), pb.MESSAGE_ROLE_VISITOR, pb.MESSAGE_STATE_COMPLETE, out.text, request_id=out.request_id
+        )
+        try:
+            # Only to an active conversation: one answered from memory may have ended in another process.
+            stored = await self._store.append(
+                tenant_id, ref.conversation_id, question, self._event(ref, "visitor"), only_active=True
+            )
+        except DuplicateRequest:
+            call.cancel()
+            self._recent.forget(key)
+            await self._give_back(out, admitted)
+            return await self._replay(out)
+        except BaseException:
+            call.cancel()
+            raise
+        if stored is None:
+            call.cancel()
+            self._recent.forget(key)
+            await self._give_back(out, admitted)
+            raise await self._refusal(ref)
+        position = stored["position"]
+        self._recent.appended(key, position, Turn(pb.MESSAGE_ROLE_VISITOR, out.text), out.request_id)
+        if position != admitted.count + 1:
+            # Another process wrote to the conversation after its history was read: answer from what is stored.
+            call.cancel()
+            history = await self._store.history_before(tenant_id, ref.conversation_id, position, self._history_turns)
+            call = self._call(out, chatbot, history)
+        return call, question
+
+    def _call(self, out: Outgoing, chatbot: str, history: Sequence[Turn]) -> AnswerCall:
+        ref = out.ref
+        return self._deps.stream_answer(
+            ref.bot.tenant_id,
+            chatbot,
+            ref.name,
+            out.text,
+            _turns(history),
+            request_id=out.request_id,
+            text_only=out.text_only,
+        )
+
+    async def _admit(self, out: Outgoing) -> tuple[_Admitted, list[Event]]:
         """The conversation's recent messages once the message may be answered, and the replay of an earlier call.
 
         The plan's message is taken while the conversation is read: both must finish before the provider is
@@ -201,21 +247,55 @@ class MessageRelay:
                 raise read
             found, history = read
             conversation = access.visible(ref, found)
+            admitted = _Admitted(history, conversation["message_count"], counted=False)
             if conversation["request_seen"]:
                 replayed = await self._replay(out)
                 if replayed:
-                    return history, replayed
+                    return admitted, replayed
             if conversation["state"] != "active":
                 raise errors.FailedPrecondition(f"{ref.name} has ended")
+            self._recent.remember(
+                _key(ref),
+                visitor_id=conversation["visitor_id"],
+                channel=conversation["channel"],
+                count=conversation["message_count"],
+                turns=history,
+            )
             if conversation["channel"] == pb.CHANNEL_PREVIEW:
-                return history, []
+                return admitted, []
             if isinstance(reservation, BaseException):
                 raise reservation
             counted = True
-            return history, []
+            return _Admitted(history, admitted.count, counted=True), []
         finally:
             if not counted and not isinstance(reservation, BaseException):
                 await self._deps.release_message(tenant_id)
+
+    async def _admit_known(self, out: Outgoing, known: Known) -> _Admitted:
+        """The same for a conversation held in memory: only the plan's message is taken before the AI call.
+
+        Whether the conversation is still active, and still at `known.count` messages, is settled by the
+        question's own append.
+        """
+        ref = out.ref
+        if not access.may_see(ref, known.visitor_id):
+            raise errors.NotFound(ref.name)
+        if known.channel == pb.CHANNEL_PREVIEW:
+            return _Admitted(known.turns, known.count, counted=False)
+        await self._deps.reserve_message(ref.bot.tenant_id)
+        return _Admitted(known.turns, known.count, counted=True)
+
+    async def _give_back(self, out: Outgoing, admitted: _Admitted) -> None:
+        """Returns the plan's message of a question that was not stored."""
+        if admitted.counted:
+            await self._deps.release_message(out.ref.bot.tenant_id)
+
+    async def _refusal(self, ref: ConversationRef) -> Exception:
+        """Why a question found no active conversation to be appended to: it ended, or it is gone."""
+        row = await self._store.get(ref.bot.tenant_id, ref.bot.chatbot_id, ref.conversation_id)
+        if row is not None and row["state"] != "active":
+            return errors.FailedPrecondition(f"{ref.name} has ended")
+        return errors.NotFound(ref.name)
 
     async def _relay(
         self, out: Outgoing, call: AnswerCall, answer: _Answer, answer_id: uuid.UUID
@@ -238,16 +318,23 @@ class MessageRelay:
 
     async def _store_answer(self, out: Outgoing, answer: _Answer, answer_id: uuid.UUID) -> asyncpg.Record | None:
         ref = out.ref
+        message = answer.message(answer_id, out.request_id)
         try:
-            return await self._store.append(
+            row = await self._store.append(
                 ref.bot.tenant_id,
                 ref.conversation_id,
-                answer.message(answer_id, out.request_id),
+                message,
                 self._event(ref, "assistant"),
                 analysis=None if answer.analysis is None else _stored(answer.question_id, answer.analysis),
             )
         except DuplicateRequest:
+            self._recent.forget(_key(ref))
             return None
+        if row is None:
+            self._recent.forget(_key(ref))
+        else:
+            self._recent.appended(_key(ref), row["position"], Turn(message.role, message.text), out.request_id)
+        return row
 
     async def _analyze(self, out: Outgoing, chatbot: str, message_id: uuid.UUID) -> None:
         analysis = await self._deps.analyze(out.ref.bot.tenant_id, chatbot, out.text)
@@ -285,6 +372,20 @@ class MessageRelay:
         except Exception:
             log.warning("background work failed", exc_info=True)
 
+    def created(self, tenant_id: uuid.UUID, row: asyncpg.Record) -> None:
+        """Holds a new conversation, so even its first question needs no read before the AI call."""
+        self._recent.remember(
+            (tenant_id, row["chatbot_id"], row["id"]),
+            visitor_id=row["visitor_id"],
+            channel=row["channel"],
+            count=row["message_count"],
+            turns=[],
+        )
+
+    def ended(self, ref: ConversationRef) -> None:
+        """Drops an ended conversation from memory."""
+        self._recent.forget(_key(ref))
+
     async def close(self) -> None:
         """Waits for background work (partial answers being stored) to finish."""
         if self._background:
@@ -298,6 +399,20 @@ class MessageRelay:
             "conversation": ref.name,
             "role": role,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class _Admitted:
+    """A question that may be answered: the history it is answered with, as of `count` messages."""
+
+    history: Sequence[Turn]
+    count: int
+    counted: bool
+    """Whether the plan's message was taken (not for previews)."""
+
+
+def _key(ref: ConversationRef) -> Key:
+    return (ref.bot.tenant_id, ref.bot.chatbot_id, ref.conversation_id)
 
 
 def _stored(question_id: uuid.UUID, given: ai_pb2.QuestionAnalysis) -> QuestionAnalysis:

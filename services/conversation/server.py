@@ -42,7 +42,12 @@ async def build(settings: ConversationSettings, *, port: int | None = None) -> S
         tokens,
         timeout=settings.conversation_dependency_timeout_seconds,
     )
-    relay = MessageRelay(store, deps, history_turns=settings.conversation_history_turns)
+    relay = MessageRelay(
+        store,
+        deps,
+        history_turns=settings.conversation_history_turns,
+        remembered_conversations=settings.conversation_remembered_conversations,
+    )
     servicer = ConversationServicer(store, relay, deps, PageTokens(secret))
     service = HostedService(
         conversation_pb2.DESCRIPTOR.services_by_name["ConversationService"],

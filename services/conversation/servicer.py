@@ -63,6 +63,7 @@ class ConversationServicer(conversation_pb2_grpc.ConversationServiceServicer):
         checks.done()
         await self._deps.require_chatbot(bot.tenant_id, request.parent)
         row = await self._store.create(bot.tenant_id, new)
+        self._relay.created(bot.tenant_id, row)
         return pb.CreateConversationResponse(conversation=conversation_message(row))
 
     async def GetConversation(self, request: pb.GetConversationRequest, context: Context) -> pb.GetConversationResponse:
@@ -108,6 +109,7 @@ class ConversationServicer(conversation_pb2_grpc.ConversationServiceServicer):
             "conversation": ref.name,
         }
         row = await self._store.end(ref.bot.tenant_id, ref.conversation_id, payload)
+        self._relay.ended(ref)
         if row is None:
             raise errors.NotFound(ref.name)
         return pb.EndConversationResponse(conversation=conversation_message(row))

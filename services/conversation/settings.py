@@ -14,5 +14,9 @@ class ConversationSettings(RuntimeSettings):
     conversation_history_turns: int = 20
     """Earlier messages sent to the AI service with each question (the AI service uses at most 20)."""
 
+    conversation_remembered_conversations: int = 4096
+    """Conversations whose newest turns this process keeps in memory, so a follow-up question goes to the AI
+    service without reading the conversation first (0: always read). Each holds at most the history turns."""
+
     conversation_events_enabled: bool = True
     """Relay the outbox to RabbitMQ; without it events wait in the outbox table."""

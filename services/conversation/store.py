@@ -181,10 +181,12 @@ class ConversationStore:
         event: dict[str, Any],
         *,
         analysis: QuestionAnalysis | None = None,
+        only_active: bool = False,
     ) -> asyncpg.Record | None:
         """Appends a message and its message.created event, and the analysis of the question it answers, if given.
 
-        None when the conversation is gone; DuplicateRequest when the request id is already taken.
+        None when the conversation is gone (or, with `only_active`, has ended); DuplicateRequest when the request
+        id is already taken. The row's `position` is the conversation's message count with it.
         """
         event_id = uuid.uuid4()
         payload = outbox.payload_of({**event, "message_id": str(message.id), "state": message.state}, event_id)
@@ -216,6 +218,7 @@ class ConversationStore:
                 event_id,
                 EXCHANGE,
                 payload,
+                only_active,
             )
             if row is None:
                 return None
@@ -256,6 +259,22 @@ class ConversationStore:
             return None, []
         return row, [Turn(role, text) for role, text in row["recent"]]
 
+    async def history_before(
+        self, tenant_id: uuid.UUID, conversation_id: uuid.UUID, position: int, limit: int
+    ) -> list[Turn]:
+        """The last `limit` messages before `position` as turns, oldest first: a question's history once stored."""
+        async with self._db.tenant_statement(tenant_id) as conn:
+            rows = await conn.fetch(
+                "SELECT role, text FROM (SELECT role, text, position FROM conversation.messages"
+                " WHERE tenant_id = $1 AND conversation_id = $2 AND position < $3 ORDER BY position DESC LIMIT $4)"
+                " newest ORDER BY position",
+                tenant_id,
+                conversation_id,
+                position,
+                limit,
+            )
+        return [Turn(r["role"], r["text"]) for r in rows]
+
     async def by_request(
         self, tenant_id: uuid.UUID, conversation_id: uuid.UUID, request_id: str
     ) -> list[asyncpg.Record]:
@@ -277,7 +296,7 @@ class DuplicateRequest(Exception):
 _APPEND = (
     "WITH counted AS ("
     " UPDATE conversation.conversations SET message_count = message_count + 1, last_message_time = now()"
-    " WHERE tenant_id = $1 AND id = $2 RETURNING message_count),"
+    " WHERE tenant_id = $1 AND id = $2 AND (NOT $25 OR state = 'active') RETURNING message_count),"
     " added AS ("
     " INSERT INTO conversation.messages (id, tenant_id, conversation_id, position, role, state, text, citations,"
     " provider, model, input_tokens, output_tokens, cost_micros, currency_code, cached, first_token_ms,"

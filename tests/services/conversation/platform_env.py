@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +80,8 @@ class LocalPlatform:
     conversations: conversation_pb2_grpc.ConversationServiceAsyncStub
     hosts: list[ServiceHost] = field(default_factory=list)
     closers: list[Any] = field(default_factory=list)
+    values: dict[str, Any] = field(default_factory=dict)
+    """The settings the hosts were built from."""
 
 
 def provider_settings(gateway_url: str) -> list[dict[str, str]]:
@@ -138,9 +141,27 @@ async def start_local_platform(
         ai=ai_pb2_grpc.AiServiceStub(ai_channel),
         conversations=conversation_pb2_grpc.ConversationServiceStub(conversation_channel),
         hosts=hosts,
+        values=values,
     )
     platform.closers = [ai_channel.close, conversation_channel.close, lambda: knowledge_server.stop(0.2)]
     return platform
+
+
+@asynccontextmanager
+async def conversation_replica(
+    platform: LocalPlatform,
+) -> AsyncIterator[conversation_pb2_grpc.ConversationServiceAsyncStub]:
+    """A second conversation host of the platform (same database, same AI service), as a scaled-out deployment has."""
+    module = importlib.import_module("services.conversation.server")
+    addresses = {**platform.values["service_addresses"], "conversation": f"127.0.0.1:{free_port()}"}
+    own = module.SETTINGS(**{**platform.values, "service_addresses": addresses})
+    host = await module.build(own, port=own.port_of("conversation"))
+    await host.start()
+    try:
+        async with grpc.aio.insecure_channel(addresses["conversation"]) as channel:
+            yield conversation_pb2_grpc.ConversationServiceStub(channel)
+    finally:
+        await host.stop(0.5)
 
 
 async def stop_local_platform(platform: LocalPlatform) -> None:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
+import grpc
+
 from avatarchat.chatbot.v1 import chatbot_pb2
 from avatarchat.conversation.v1 import conversation_pb2 as pb
-from tests.services.ai.wire import Exchange, Responder
+from tests.errors_assert import expect_error
+from tests.services.ai.wire import Exchange, Handler, Responder
 from tests.services.ai.wire_formats import anthropic_stream, openai_error, openai_stream
 from tests.services.conftest import Account, Stack
 from tests.services.conversation.helpers import create_bot, eventually, kinds, seed_knowledge, send, start, text_of
-from tests.services.conversation.platform_env import PLATFORM_KEY, LocalPlatform
+from tests.services.conversation.platform_env import PLATFORM_KEY, LocalPlatform, conversation_replica
 
 QUESTION = "When does the shop open on Saturdays?"
 
@@ -237,3 +240,50 @@ async def test_the_provider_sees_the_latest_turns_oldest_first_within_the_window
     turns = [(m["role"], m["content"]) for m in sent[1:]]
     expected = [pair for n in range(2, 12) for pair in (("user", f"Question {n}?"), ("assistant", "Noted."))]
     assert turns == [*expected, ("user", "Question 12?")]
+
+
+def questions_seen() -> Handler:
+    """Answers with the visitor's messages the provider was sent, in order: the answer shows the history it had."""
+
+    async def handle(exchange: Exchange, respond: Responder) -> None:
+        asked = [m["content"] for m in exchange.json()["messages"] if m["role"] == "user"]
+        await openai_stream([" | ".join(asked)])(exchange, respond)
+
+    return handle
+
+
+async def test_a_conversation_another_process_wrote_to_is_answered_from_what_is_stored(
+    stack: Stack, local: LocalPlatform
+) -> None:
+    account = await stack.new_tenant("replica")
+    bot = await bot_with(stack, local, account, "openai")
+    local.gateway.routes["openai"] = questions_seen()
+    conversation = await start(local.conversations, bot, account.metadata)
+    first = await send(local.conversations, conversation.name, "One?", account.metadata)
+    assert text_of(first) == "One?"
+
+    async with conversation_replica(local) as replica:
+        # The first process holds the conversation at two messages; the replica adds two more.
+        two = await send(replica, conversation.name, "Two?", account.metadata, request_id="two")
+        assert text_of(two) == "One? | Two?"
+        third = await send(local.conversations, conversation.name, "Three?", account.metadata)
+        assert text_of(third) == "One? | Two? | Three?"
+        assert third[-1].message.state == pb.MESSAGE_STATE_COMPLETE
+        fourth = await send(local.conversations, conversation.name, "Four?", account.metadata)
+        assert text_of(fourth) == "One? | Two? | Three? | Four?"
+
+        ended = await replica.EndConversation(
+            pb.EndConversationRequest(name=conversation.name), metadata=account.metadata
+        )
+        assert ended.conversation.state == pb.CONVERSATION_STATE_ENDED
+        await expect_error(
+            send(local.conversations, conversation.name, "Five?", account.metadata),
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "FAILED_PRECONDITION",
+        )
+
+    stored = await local.conversations.ListMessages(
+        pb.ListMessagesRequest(parent=conversation.name), metadata=account.metadata
+    )
+    assert [m.text for m in stored.messages if m.role == pb.MESSAGE_ROLE_VISITOR] == ["One?", "Two?", "Three?", "Four?"]
+    assert len(stored.messages) == 8

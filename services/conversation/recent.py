@@ -1,0 +1,89 @@
+"""The last turns of the conversations this process answers, so a follow-up question needs no read before the AI call.
+
+An entry mirrors one conversation as of its `count` messages: who may write to it, its channel and its newest
+turns. It is only ever extended by an append whose stored position comes right after `count`; any other append
+drops it. A question answered from an entry is checked by its own append: a position other than `count + 1`
+means another process wrote to the conversation meanwhile, and the caller reads the history again.
+
+An `OrderedDict` kept in least-recently-used order is all this needs (no expiry, no cross-process state), so no
+cache library is used.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+
+from services.conversation.store import Turn
+
+#: tenant, chatbot, conversation: a conversation is only ever found under its own tenant and chatbot.
+Key = tuple[uuid.UUID, uuid.UUID, uuid.UUID]
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """A conversation as this process last saw it: the state a question is answered from."""
+
+    visitor_id: str
+    channel: int
+    count: int
+    turns: tuple[Turn, ...]
+
+
+@dataclass(slots=True)
+class _Entry:
+    visitor_id: str
+    channel: int
+    count: int
+    turns: deque[Turn]
+    request_ids: set[str] = field(default_factory=set)
+
+
+class RecentTurns:
+    """A bounded map from conversation to its newest turns, least recently used first out."""
+
+    def __init__(self, capacity: int, turns: int) -> None:
+        self._capacity = capacity
+        self._turns = turns
+        self._entries: OrderedDict[Key, _Entry] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: Key, request_id: str = "") -> Known | None:
+        """The conversation as last seen, or None: not held, or `request_id` is a retry of a message it holds.
+
+        A retry goes the way that reads the conversation, which replays the stored answer without calling the AI.
+        """
+        entry = self._entries.get(key)
+        if entry is None or (request_id and request_id in entry.request_ids):
+            return None
+        self._entries.move_to_end(key)
+        return Known(entry.visitor_id, entry.channel, entry.count, tuple(entry.turns))
+
+    def remember(self, key: Key, *, visitor_id: str, channel: int, count: int, turns: list[Turn]) -> None:
+        """Holds a conversation read (or created) with `count` messages, the newest of which are `turns`."""
+        if self._capacity <= 0:
+            return
+        self._entries[key] = _Entry(visitor_id, channel, count, deque(turns, maxlen=self._turns))
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._capacity:
+            self._entries.popitem(last=False)
+
+    def appended(self, key: Key, position: int, turn: Turn, request_id: str = "") -> None:
+        """Extends the entry by a message stored at `position`; drops it if that is not the next one."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return
+        if position != entry.count + 1:
+            del self._entries[key]
+            return
+        entry.count = position
+        entry.turns.append(turn)
+        if request_id:
+            entry.request_ids.add(request_id)
+
+    def forget(self, key: Key) -> None:
+        """Drops the entry (the conversation ended, or what it holds is in doubt)."""
+        self._entries.pop(key, None)
