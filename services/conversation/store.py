@@ -192,8 +192,8 @@ class ConversationStore:
         payload = outbox.payload_of({**event, "message_id": str(message.id), "state": message.state}, event_id)
         async with self._db.tenant_statement(tenant_id) as conn:
             # One statement, its own transaction, as every message pays for it twice: the count, the row, the
-            # question's analysis and the event. No row: the conversation is gone; a row without an id: the
-            # request id is taken.
+            # question's analysis and the event. Nothing counted: the request id is taken, or the conversation is
+            # gone (or ended); counted without an id: a concurrent call took the request id.
             row = await conn.fetchrow(
                 _APPEND,
                 tenant_id,
@@ -220,11 +220,14 @@ class ConversationStore:
                 payload,
                 only_active,
             )
-            if row is None:
-                return None
-            if row["id"] is None:
-                raise DuplicateRequest
-            return row
+        assert row is not None  # `taken` always has its one row
+        if row["request_taken"]:
+            raise DuplicateRequest
+        if row["counted"] is None:
+            return None
+        if row["id"] is None:
+            raise DuplicateRequest
+        return row
 
     async def set_analysis(self, tenant_id: uuid.UUID, analysis: QuestionAnalysis) -> None:
         """Stores the sentiment and intent of a visitor message once they are known."""
@@ -290,13 +293,18 @@ class ConversationStore:
 
 
 class DuplicateRequest(Exception):
-    """The request id was taken by a concurrent call."""
+    """The request id is already taken, by an earlier call or a concurrent one."""
 
 
 _APPEND = (
-    "WITH counted AS ("
+    # A request id already stored leaves the count alone. Two calls with one request id at the same instant both
+    # count (neither sees the other's row); the second then finds the unique index taken and stores nothing.
+    "WITH taken AS (SELECT $17 <> '' AND EXISTS (SELECT 1 FROM conversation.messages"
+    " WHERE tenant_id = $1 AND conversation_id = $2 AND request_id = $17 AND role = $4) AS taken),"
+    " counted AS ("
     " UPDATE conversation.conversations SET message_count = message_count + 1, last_message_time = now()"
-    " WHERE tenant_id = $1 AND id = $2 AND (NOT $25 OR state = 'active') RETURNING message_count),"
+    " WHERE tenant_id = $1 AND id = $2 AND (NOT $25 OR state = 'active') AND NOT (SELECT taken FROM taken)"
+    " RETURNING message_count),"
     " added AS ("
     " INSERT INTO conversation.messages (id, tenant_id, conversation_id, position, role, state, text, citations,"
     " provider, model, input_tokens, output_tokens, cost_micros, currency_code, cached, first_token_ms,"
@@ -314,8 +322,9 @@ _APPEND = (
         routing_key="'message.created'",
         payload="$24::jsonb",
     )
-    + " SELECT added.*, (SELECT count(*) FROM wake) AS woken, (SELECT count(*) FROM analysed) AS analysed"
-    " FROM counted LEFT JOIN added ON true"
+    + " SELECT added.*, taken.taken AS request_taken, counted.message_count AS counted,"
+    " (SELECT count(*) FROM wake) AS woken, (SELECT count(*) FROM analysed) AS analysed"
+    " FROM taken LEFT JOIN counted ON true LEFT JOIN added ON true"
 )
 
 

@@ -271,11 +271,15 @@ async def test_a_conversation_another_process_wrote_to_is_answered_from_what_is_
         assert third[-1].message.state == pb.MESSAGE_STATE_COMPLETE
         fourth = await send(local.conversations, conversation.name, "Four?", account.metadata)
         assert text_of(fourth) == "One? | Two? | Three? | Four?"
+        # A retry the first process has not seen is found taken when stored, and replayed without being counted.
+        retried = await send(local.conversations, conversation.name, "Two?", account.metadata, request_id="two")
+        assert kinds(retried) == ["started", "message"]
+        assert retried[-1].message.name == two[-1].message.name
 
         ended = await replica.EndConversation(
             pb.EndConversationRequest(name=conversation.name), metadata=account.metadata
         )
-        assert ended.conversation.state == pb.CONVERSATION_STATE_ENDED
+        assert ended.conversation.message_count == 8
         await expect_error(
             send(local.conversations, conversation.name, "Five?", account.metadata),
             grpc.StatusCode.FAILED_PRECONDITION,
