@@ -1,7 +1,7 @@
 """Relays one SendMessage stream to its conversation room, rejoining reconnected sockets exactly (replay.py).
 
-Chunks go straight to this process's sockets while no other edge process holds a socket of the
-conversation (rooms.py); otherwise, and for every other event, through the Redis manager.
+The answer's events go straight to this process's sockets while no other edge process holds a socket of
+the conversation (rooms.py); otherwise through the Redis manager, in order.
 """
 
 from __future__ import annotations
@@ -64,6 +64,11 @@ class StreamRelay:
         """The answer this relay forwards."""
         return self._translator.message_id
 
+    @property
+    def _alone(self) -> bool:
+        """Whether this process holds every socket of the room, so its events need not go through Redis."""
+        return not (self._others or self._rejoined)
+
     def wake(self) -> None:
         """Asks for the resume queue and the room's processes to be re-read before the next chunk."""
         self._woken = True
@@ -78,16 +83,14 @@ class StreamRelay:
                 if translated is None:
                     continue
                 name, payload = translated
+                if self._woken or time.monotonic() - self._refreshed_at >= _REFRESH_EVERY_SECONDS:
+                    await self._refresh()
                 if name in ("stream:end", "error"):
                     await self._finish(name, payload)
                     return
                 if name == "stream:chunk":
-                    if self._woken or time.monotonic() - self._refreshed_at >= _REFRESH_EVERY_SECONDS:
-                        await self._refresh()
                     self._chunks.append(payload)
-                    await self._emit(name, payload, room=self._room, local=not (self._others or self._rejoined))
-                    continue
-                await self._emit(name, payload, room=self._room)
+                await self._emit(name, payload, room=self._room, local=self._alone)
         except grpc.aio.AioRpcError as exc:
             log.warning("answer stream failed", extra={"code": exc.code().name, "message_id": message_id})
             await self._fail(exc.code().name, exc.details() or "the answer stream failed")
@@ -122,7 +125,7 @@ class StreamRelay:
         t = self._translator
         resumers = await self._replay.finish(t.conversation, t.message_id, {"event": name, "payload": payload})
         await self._rejoin(resumers)
-        await self._emit(name, payload, room=self._room)
+        await self._emit(name, payload, room=self._room, local=self._alone)
 
     async def _fail(self, code: str, message: str) -> None:
         payload = {"code": code, "message": message, "messageId": self._translator.message_id}

@@ -3,11 +3,11 @@
 python-socketio's Redis manager publishes every emit and every edge process decodes it, even when
 the only socket in the room is on the process that emitted. Each process therefore records itself
 in a sorted set per conversation room (scored by its last heartbeat, so a crashed process ages out)
-while it holds a socket of that room. A relay whose process is the only one listed emits its chunks
-to its own sockets directly; as soon as another process is listed (or the relay itself moved a
+while it holds a socket of that room. A relay whose process is the only one listed emits the answer's
+events to its own sockets directly; as soon as another process is listed (or the relay itself moved a
 socket of another process into the room) it emits through the manager, in order, like every other
 event. A process that joins a socket to a room with an answer streaming wakes that answer's relay
-(replay.py), which re-reads this registry before its next chunk.
+(replay.py), which re-reads this registry before its next event.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 import redis.asyncio as aioredis
 
-#: Rooms that have a registry entry: only answer chunks take the direct path, and they go to these.
+#: Rooms that have a registry entry: only an answer's events take the direct path, and they go to these.
 TRACKED_PREFIX = "conversation:"
 
 
