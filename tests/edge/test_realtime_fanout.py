@@ -9,7 +9,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import redis.asyncio as aioredis
+from socketio import packet as sio_packet
 
+from edge.realtime.server import encode_event
 from tests.edge.test_realtime_chat import TEXT, _indices
 from tests.edge.widget_harness import Bot, RunningFullEdge, rejoin, widget
 
@@ -71,6 +73,13 @@ async def test_chunks_skip_redis_until_another_edge_holds_a_tab(
     assert _indices(on_a, sent["messageId"]) == [0, 1, 2, 3, 4]
     assert [m["data"][0]["index"] for m in _emits(shared, "stream:chunk")] == [0, 1, 2, 3, 4]
     assert len(_emits(shared, "stream:end")) == 1
+
+
+def test_an_emit_is_encoded_as_python_socketio_encodes_it() -> None:
+    payload = {"text": "h\u00e9llo \u2028<b>", "index": 3, "visemes": [{"viseme": "aa", "offsetMs": 0}], "none": None}
+    for namespace in ("/widget", "/"):
+        expected = sio_packet.Packet(sio_packet.EVENT, namespace=namespace, data=["stream:chunk", payload]).encode()
+        assert encode_event(namespace, "stream:chunk", payload) == expected
 
 
 async def test_a_tab_opened_on_another_edge_mid_answer_gets_the_rest_of_it(
