@@ -34,7 +34,8 @@ class AnswerEvents:
         delta = ai_pb2.TextDelta(text=text, index=index)
         if self._visemes is not None:
             # One message for the text and its lip-sync: every event is a write on each hop to the browser.
-            delta.visemes.extend([c.to_proto() for c in self._visemes.feed(text)])
+            for cue in self._visemes.feed(text):
+                cue.add_to(delta.visemes)
         events = [Event(text_delta=delta)]
         for ref in self._citations.feed(text):
             citation = citation_proto(ref)
@@ -50,7 +51,10 @@ class AnswerEvents:
         if not cues:
             return []
         index = max(len(self.parts) - 1, 0)
-        return [Event(viseme_cues=ai_pb2.VisemeCues(index=index, cues=[c.to_proto() for c in cues]))]
+        closing = ai_pb2.VisemeCues(index=index)
+        for cue in cues:
+            cue.add_to(closing.cues)
+        return [Event(viseme_cues=closing)]
 
     def cue(self, choice: AnimationChoice, text_offset: int = 0, seconds: float | None = None) -> list[Event]:
         """An animation cue, unless the caller asked for text only."""

@@ -7,6 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from google.protobuf.duration_pb2 import Duration
+from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 
 from avatarchat.ai.v1 import ai_pb2
 
@@ -115,6 +116,17 @@ class VisemeCue:
         start.FromMilliseconds(self.start_ms)
         duration.FromMilliseconds(self.duration_ms)
         return ai_pb2.VisemeCue(viseme=self.viseme, start_offset=start, duration=duration)
+
+    def add_to(self, cues: RepeatedCompositeFieldContainer[ai_pb2.VisemeCue]) -> None:
+        """Appends itself to a repeated ai.v1 VisemeCue field, built in place.
+
+        Half of `to_proto`'s cost, which every word of an answer pays several times.
+        """
+        cue = cues.add(viseme=self.viseme)
+        cue.start_offset.seconds, ms = divmod(self.start_ms, 1000)
+        cue.start_offset.nanos = ms * 1_000_000
+        cue.duration.seconds, ms = divmod(self.duration_ms, 1000)
+        cue.duration.nanos = ms * 1_000_000
 
 
 def word_visemes(word: str) -> list[str]:

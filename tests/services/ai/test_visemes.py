@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import itertools
 
-from services.ai.visemes import VISEMES, VOWELS, SpeakingRate, VisemeStream, word_visemes
+from avatarchat.ai.v1 import ai_pb2
+from services.ai.visemes import VISEMES, VOWELS, SpeakingRate, VisemeCue, VisemeStream, word_visemes
 
 SENTENCE = "Hello! We ship worldwide [1], usually within 3 days. Thanks — Ava."
 
@@ -67,3 +68,11 @@ def test_cues_come_as_words_complete() -> None:
     assert proto.viseme == "nn"
     assert proto.start_offset.ToMilliseconds() == hello[1].start_ms
     assert proto.duration.ToMilliseconds() == hello[1].duration_ms
+
+
+def test_a_cue_added_in_place_equals_its_proto() -> None:
+    added = ai_pb2.TextDelta()
+    cues = [VisemeCue("aa", start, duration) for start, duration in ((0, 0), (999, 1), (1000, 1999), (123_456, 380))]
+    for cue in cues:
+        cue.add_to(added.visemes)
+    assert list(added.visemes) == [cue.to_proto() for cue in cues]
