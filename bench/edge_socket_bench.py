@@ -9,7 +9,10 @@ connection (RSS delta over all edges / N), chunk latency p50/p99 (upstream stamp
 and where the CPU went.
 
     .venv/bin/python -m bench.edge_socket_bench [--visitors 500,1000,2000] [--chunks 40] [--interval-ms 50]
-        [--edges 2] [--clients 1]
+        [--edges 2] [--clients 1] [--answers 2] [--think-s 0]
+
+With `--think-s 0` (the default) every visitor streams at once, back to back: the worst case. A mean pause
+after each answer models chatting visitors who read and type between answers.
 """
 
 from __future__ import annotations
@@ -226,11 +229,16 @@ async def disconnect_all(visitors: list[Visitor]) -> None:
     await asyncio.gather(*(v.close() for v in visitors), return_exceptions=True)
 
 
-async def converse(visitor: Visitor, delay: float, answers: int, wait_seconds: float) -> tuple[int, int]:
-    """After `delay` s, asks `answers` questions, each when the previous answer ended; (failed, unfinished)."""
+async def converse(visitor: Visitor, delay: float, answers: int, wait_seconds: float, think: float) -> tuple[int, int]:
+    """After `delay` s, asks `answers` questions, each `think` s (mean) after the previous answer; (failed, unfinished).
+
+    Without `think`, each question goes as soon as the previous answer ended.
+    """
     await asyncio.sleep(delay)
     failed = unfinished = 0
-    for _ in range(answers):
+    for n in range(answers):
+        if n and think:
+            await asyncio.sleep(random.expovariate(1 / think))
         visitor.ended.clear()
         ack = await visitor.call("message:send", {"text": "hi"})
         if not ack.get("ok"):
@@ -243,12 +251,16 @@ async def converse(visitor: Visitor, delay: float, answers: int, wait_seconds: f
     return failed, unfinished
 
 
-async def stream_round(visitors: list[Visitor], ramp: float, answers: int, wait_seconds: float) -> dict[str, Any]:
-    """Every visitor starts at a random moment within `ramp` s and asks `answers` questions back to back."""
+async def stream_round(
+    visitors: list[Visitor], ramp: float, answers: int, wait_seconds: float, think: float
+) -> dict[str, Any]:
+    """Every visitor starts at a random moment within `ramp` s and asks `answers` questions, `think` s apart."""
     for v in visitors:
         v.latencies.clear()
         v.errors.clear()
-    outcomes = await asyncio.gather(*(converse(v, random.uniform(0, ramp), answers, wait_seconds) for v in visitors))
+    outcomes = await asyncio.gather(
+        *(converse(v, random.uniform(0, ramp), answers, wait_seconds, think) for v in visitors)
+    )
     latencies = array("d", (ms for v in visitors for ms in v.latencies))
     return {
         "latencies": latencies.tobytes(),
@@ -358,7 +370,7 @@ def one_round(
     cpu(others)
     start = time.perf_counter()
     answer_seconds = args.chunks * interval
-    work = (answer_seconds, args.answers, 60 + 3 * answer_seconds)
+    work = (answer_seconds + args.think_s, args.answers, 60 + 3 * answer_seconds, args.think_s)
     replies = clients.ask_all("stream", [work] * len(clients.processes))
     streaming: dict[str, Any] = {**idle, "mode": "streaming", "edge_cpu": cpu(edges), "other_cpu": cpu(others)}
     streaming["stream_s"] = time.perf_counter() - start
@@ -380,15 +392,33 @@ def one_round(
     return [idle, streaming]
 
 
+def streaming_share(args: argparse.Namespace) -> float:
+    """The share of the time a visitor is receiving an answer."""
+    answer_seconds: float = args.chunks * args.interval_ms / 1000
+    return answer_seconds / (answer_seconds + float(args.think_s))
+
+
 def load_model(args: argparse.Namespace) -> str:
     """The load the run offers, in words."""
     per_visitor = 1000 / args.interval_ms
     answer_seconds = args.chunks * args.interval_ms / 1000
+    if args.think_s:
+        pacing = (
+            f"each visitor asks {args.answers} questions, reading each answer and then thinking for "
+            f"{args.think_s:g} s (exponential mean) before the next; visitors start at random moments within one "
+            f"answer and pause ({answer_seconds + args.think_s:.1f} s), so a visitor is receiving an answer "
+            f"{streaming_share(args):.0%} of the time: offered load = visitors x {per_visitor:.0f} chunks/s x "
+            f"{streaming_share(args):.2f}"
+        )
+    else:
+        pacing = (
+            f"each visitor asks {args.answers} questions back to back; visitors start at random moments within one "
+            f"answer ({answer_seconds:.1f} s), so after that every visitor is streaming at once: offered load = "
+            f"visitors x {per_visitor:.0f} chunks/s"
+        )
     return (
-        f"Load model: each visitor asks {args.answers} questions back to back; an answer is {args.chunks} chunks "
-        f"{args.interval_ms} ms apart ({per_visitor:.0f} chunks/s per visitor, as an LLM streaming "
-        f"{per_visitor:.0f} tokens/s); visitors start at random moments within one answer ({answer_seconds:.1f} s), "
-        f"so after that every visitor is streaming at once: offered load = visitors x {per_visitor:.0f} chunks/s. "
+        f"Load model: an answer is {args.chunks} chunks {args.interval_ms} ms apart ({per_visitor:.0f} chunks/s "
+        f"per visitor while it streams, as an LLM streaming {per_visitor:.0f} tokens/s); {pacing}. "
         f"{args.edges} edge process(es) on one port (SO_REUSEPORT); {args.clients} client process(es) with raw "
         "websocket visitors; one stand-in ConversationService process. Latency = upstream stamp -> visitor receipt. "
         f"All on this {os.cpu_count()}-core machine."
@@ -408,7 +438,8 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
     )
     for r in results:
         streaming = "p50" in r
-        offered = f"{r['n'] * 1000 / args.interval_ms:>16.0f}" if streaming else f"{'':>16}"
+        rate = r["n"] * 1000 / args.interval_ms * streaming_share(args)
+        offered = f"{rate:>16.0f}" if streaming else f"{'':>16}"
         chunk_cols = (
             f"{r['chunks']:>8} | {r['p50']:>8.1f} | {r['p99']:>8.1f}" if streaming else f"{'':>8} | {'':>8} | {'':>8}"
         )
@@ -463,7 +494,10 @@ def main() -> None:
     parser.add_argument("--visitors", type=lambda v: [int(x) for x in v.split(",")], default=[500, 1000, 2000])
     parser.add_argument("--chunks", type=int, default=40)
     parser.add_argument("--interval-ms", type=int, default=50)
-    parser.add_argument("--answers", type=int, default=2, help="questions each visitor asks, back to back")
+    parser.add_argument("--answers", type=int, default=2, help="questions each visitor asks")
+    parser.add_argument(
+        "--think-s", type=float, default=0.0, help="mean pause after each answer (0: every visitor streams at once)"
+    )
     parser.add_argument("--edges", type=int, default=os.cpu_count() or 1, help="edge processes on one port")
     parser.add_argument("--clients", type=int, default=1, help="load-generating processes")
     parser.add_argument("--edge-log", default="", help="append the edges' stderr (their log) to this file")
