@@ -41,15 +41,26 @@ class _Entry:
 
 
 class RecentTurns:
-    """A bounded map from conversation to its newest turns, least recently used first out."""
+    """A bounded map from conversation to its newest turns, least recently used first out.
 
-    def __init__(self, capacity: int, turns: int) -> None:
+    Bounded twice: by conversations, and by the characters of text held in all of them, since one answer can be
+    long.
+    """
+
+    def __init__(self, capacity: int, turns: int, max_chars: int) -> None:
         self._capacity = capacity
         self._turns = turns
+        self._max_chars = max_chars
+        self._chars = 0
         self._entries: OrderedDict[Key, _Entry] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    @property
+    def chars(self) -> int:
+        """Characters of text held, over every conversation."""
+        return self._chars
 
     def get(self, key: Key, request_id: str = "") -> Known | None:
         """The conversation as last seen, or None: not held, or `request_id` is a retry of a message it holds.
@@ -66,10 +77,11 @@ class RecentTurns:
         """Holds a conversation read (or created) with `count` messages, the newest of which are `turns`."""
         if self._capacity <= 0:
             return
-        self._entries[key] = _Entry(visitor_id, channel, count, deque(turns, maxlen=self._turns))
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._capacity:
-            self._entries.popitem(last=False)
+        self.forget(key)
+        entry = _Entry(visitor_id, channel, count, deque(turns, maxlen=self._turns))
+        self._entries[key] = entry
+        self._chars += sum(len(t.text) for t in entry.turns)
+        self._trim()
 
     def appended(self, key: Key, position: int, turn: Turn, request_id: str = "") -> None:
         """Extends the entry by a message stored at `position`; drops it if that is not the next one."""
@@ -77,13 +89,24 @@ class RecentTurns:
         if entry is None:
             return
         if position != entry.count + 1:
-            del self._entries[key]
+            self.forget(key)
             return
         entry.count = position
+        if len(entry.turns) == entry.turns.maxlen:
+            self._chars -= len(entry.turns[0].text)
         entry.turns.append(turn)
+        self._chars += len(turn.text)
         if request_id:
             entry.request_ids.add(request_id)
+        self._trim()
 
     def forget(self, key: Key) -> None:
         """Drops the entry (the conversation ended, or what it holds is in doubt)."""
-        self._entries.pop(key, None)
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._chars -= sum(len(t.text) for t in entry.turns)
+
+    def _trim(self) -> None:
+        while self._entries and (len(self._entries) > self._capacity or self._chars > self._max_chars):
+            _, entry = self._entries.popitem(last=False)
+            self._chars -= sum(len(t.text) for t in entry.turns)

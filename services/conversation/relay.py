@@ -122,12 +122,18 @@ class MessageRelay:
     """Runs one SendMessage from the stored question to the stored answer."""
 
     def __init__(
-        self, store: ConversationStore, deps: Dependencies, *, history_turns: int, remembered_conversations: int
+        self,
+        store: ConversationStore,
+        deps: Dependencies,
+        *,
+        history_turns: int,
+        remembered_conversations: int,
+        remembered_chars: int,
     ) -> None:
         self._store = store
         self._deps = deps
         self._history_turns = history_turns
-        self._recent = RecentTurns(remembered_conversations, history_turns)
+        self._recent = RecentTurns(remembered_conversations, history_turns, remembered_chars)
         # Work that must outlive a cancelled call (storing a partial answer, analysing the question).
         self._background: set[asyncio.Task[None]] = set()
 

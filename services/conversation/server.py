@@ -47,6 +47,7 @@ async def build(settings: ConversationSettings, *, port: int | None = None) -> S
         deps,
         history_turns=settings.conversation_history_turns,
         remembered_conversations=settings.conversation_remembered_conversations,
+        remembered_chars=settings.conversation_remembered_chars,
     )
     servicer = ConversationServicer(store, relay, deps, PageTokens(secret))
     service = HostedService(

@@ -18,5 +18,9 @@ class ConversationSettings(RuntimeSettings):
     """Conversations whose newest turns this process keeps in memory, so a follow-up question goes to the AI
     service without reading the conversation first (0: always read). Each holds at most the history turns."""
 
+    conversation_remembered_chars: int = 8_000_000
+    """Characters of message text those conversations may hold in all; the least recently used go first past it
+    (a few tens of MB of memory at most)."""
+
     conversation_events_enabled: bool = True
     """Relay the outbox to RabbitMQ; without it events wait in the outbox table."""
