@@ -39,6 +39,11 @@ class _Entry:
     turns: deque[Turn]
     request_ids: set[str] = field(default_factory=set)
 
+    @property
+    def chars(self) -> int:
+        """Characters of text in its turns."""
+        return sum(len(t.text) for t in self.turns)
+
 
 class RecentTurns:
     """A bounded map from conversation to its newest turns, least recently used first out.
@@ -80,7 +85,7 @@ class RecentTurns:
         self.forget(key)
         entry = _Entry(visitor_id, channel, count, deque(turns, maxlen=self._turns))
         self._entries[key] = entry
-        self._chars += sum(len(t.text) for t in entry.turns)
+        self._chars += entry.chars
         self._trim()
 
     def appended(self, key: Key, position: int, turn: Turn, request_id: str = "") -> None:
@@ -104,9 +109,9 @@ class RecentTurns:
         """Drops the entry (the conversation ended, or what it holds is in doubt)."""
         entry = self._entries.pop(key, None)
         if entry is not None:
-            self._chars -= sum(len(t.text) for t in entry.turns)
+            self._chars -= entry.chars
 
     def _trim(self) -> None:
         while self._entries and (len(self._entries) > self._capacity or self._chars > self._max_chars):
             _, entry = self._entries.popitem(last=False)
-            self._chars -= sum(len(t.text) for t in entry.turns)
+            self._chars -= entry.chars
