@@ -187,7 +187,6 @@ class MessageRelay:
         """
         ref = out.ref
         tenant_id = ref.bot.tenant_id
-        key = _key(ref)
         call = self._call(out, chatbot, admitted.history)
         question = NewMessage(
             uuid.uuid4(), pb.MESSAGE_ROLE_VISITOR, pb.MESSAGE_STATE_COMPLETE, out.text, request_id=out.request_id
@@ -198,20 +197,16 @@ class MessageRelay:
                 tenant_id, ref.conversation_id, question, self._event(ref, "visitor"), only_active=True
             )
         except DuplicateRequest:
-            call.cancel()
-            self._recent.forget(key)
-            await self._give_back(out, admitted)
+            await self._abandon(call, out, admitted)
             return await self._replay(out)
         except BaseException:
             call.cancel()
             raise
         if stored is None:
-            call.cancel()
-            self._recent.forget(key)
-            await self._give_back(out, admitted)
+            await self._abandon(call, out, admitted)
             raise await self._refusal(ref)
         position = stored["position"]
-        self._recent.appended(key, position, Turn(pb.MESSAGE_ROLE_VISITOR, out.text), out.request_id)
+        self._recent.appended(_key(ref), position, Turn(pb.MESSAGE_ROLE_VISITOR, out.text), out.request_id)
         if position != admitted.count + 1:
             # Another process wrote to the conversation after its history was read: answer from what is stored.
             call.cancel()
@@ -253,26 +248,26 @@ class MessageRelay:
                 raise read
             found, history = read
             conversation = access.visible(ref, found)
-            admitted = _Admitted(history, conversation["message_count"], counted=False)
+            count = conversation["message_count"]
             if conversation["request_seen"]:
                 replayed = await self._replay(out)
                 if replayed:
-                    return admitted, replayed
+                    return _Admitted(history, count, counted=False), replayed
             if conversation["state"] != "active":
                 raise errors.FailedPrecondition(f"{ref.name} has ended")
             self._recent.remember(
                 _key(ref),
                 visitor_id=conversation["visitor_id"],
                 channel=conversation["channel"],
-                count=conversation["message_count"],
+                count=count,
                 turns=history,
             )
             if conversation["channel"] == pb.CHANNEL_PREVIEW:
-                return admitted, []
+                return _Admitted(history, count, counted=False), []
             if isinstance(reservation, BaseException):
                 raise reservation
             counted = True
-            return _Admitted(history, admitted.count, counted=True), []
+            return _Admitted(history, count, counted=True), []
         finally:
             if not counted and not isinstance(reservation, BaseException):
                 await self._deps.release_message(tenant_id)
@@ -291,8 +286,10 @@ class MessageRelay:
         await self._deps.reserve_message(ref.bot.tenant_id)
         return _Admitted(known.turns, known.count, counted=True)
 
-    async def _give_back(self, out: Outgoing, admitted: _Admitted) -> None:
-        """Returns the plan's message of a question that was not stored."""
+    async def _abandon(self, call: AnswerCall, out: Outgoing, admitted: _Admitted) -> None:
+        """For a question that was not stored: cancels its answer, forgets the conversation, returns the message."""
+        call.cancel()
+        self._recent.forget(_key(out.ref))
         if admitted.counted:
             await self._deps.release_message(out.ref.bot.tenant_id)
 
@@ -324,6 +321,7 @@ class MessageRelay:
 
     async def _store_answer(self, out: Outgoing, answer: _Answer, answer_id: uuid.UUID) -> asyncpg.Record | None:
         ref = out.ref
+        key = _key(ref)
         message = answer.message(answer_id, out.request_id)
         try:
             row = await self._store.append(
@@ -334,12 +332,12 @@ class MessageRelay:
                 analysis=None if answer.analysis is None else _stored(answer.question_id, answer.analysis),
             )
         except DuplicateRequest:
-            self._recent.forget(_key(ref))
+            self._recent.forget(key)
             return None
         if row is None:
-            self._recent.forget(_key(ref))
+            self._recent.forget(key)
         else:
-            self._recent.appended(_key(ref), row["position"], Turn(message.role, message.text), out.request_id)
+            self._recent.appended(key, row["position"], Turn(message.role, message.text), out.request_id)
         return row
 
     async def _analyze(self, out: Outgoing, chatbot: str, message_id: uuid.UUID) -> None:
