@@ -1,8 +1,33 @@
-"""The edge's listening socket, bound so that several edge processes may serve one port."""
+"""The edge's HTTP server: its uvicorn options, and its listening socket, bound so that several edge processes may
+serve one port."""
 
 from __future__ import annotations
 
 import socket
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from edge.settings import EdgeSettings
+
+
+def server_config(app: ASGIApp, settings: EdgeSettings) -> uvicorn.Config:
+    """uvicorn's options for the edge, from its settings (the tests serve the edge with the same ones)."""
+    return uvicorn.Config(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+        log_config=None,
+        access_log=settings.access_log,
+        server_header=False,
+        # httptools parses HTTP; the loop is the services' (uvloop unless AVATARCHAT_EVENT_LOOP=asyncio).
+        loop=settings.event_loop,
+        # A lifespan that fails to start (Redis unreachable) stops the process instead of serving without it.
+        lifespan="on",
+    )
 
 
 def listening_socket(host: str, port: int, reuse_port: bool) -> socket.socket:

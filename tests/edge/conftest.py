@@ -22,6 +22,7 @@ import uvicorn
 from avatarchat.auth.v1 import auth_pb2_grpc
 from avatarchat.tenant.v1 import tenant_pb2_grpc
 from edge.app import create_app
+from edge.listener import server_config
 from edge.settings import EdgeSettings
 from services.cli.catalog import RUNNABLE_SERVICES
 from services.cli.health import check
@@ -93,14 +94,7 @@ def edge_settings_for(base: RuntimeSettings, **overrides: Any) -> EdgeSettings:
 @asynccontextmanager
 async def serve_edge(settings: EdgeSettings) -> AsyncIterator[RunningEdge]:
     """Runs `create_app(settings)` under uvicorn (lifespan included) until the block ends."""
-    config = uvicorn.Config(
-        create_app(settings),
-        host="127.0.0.1",
-        port=settings.http_port,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-    )
+    config = server_config(create_app(settings), settings)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     for _ in range(200):

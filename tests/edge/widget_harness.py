@@ -25,6 +25,7 @@ from avatarchat.ai.v1 import ai_pb2
 from avatarchat.chatbot.v1 import chatbot_pb2, chatbot_pb2_grpc
 from avatarchat.conversation.v1 import conversation_pb2, conversation_pb2_grpc
 from edge.assembly import build_edge_app
+from edge.listener import server_config
 from edge.realtime.server import Realtime
 from edge.settings import EdgeSettings
 from services.ai.visemes import VisemeCue
@@ -48,9 +49,7 @@ class RunningFullEdge:
 async def serve_full_edge(settings: EdgeSettings) -> AsyncIterator[RunningFullEdge]:
     """Runs `build_edge_app(settings)` under uvicorn until the block ends."""
     app, realtime = build_edge_app(settings)
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=settings.http_port, log_config=None, access_log=False, lifespan="on"
-    )
+    config = server_config(app, settings)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     for _ in range(400):
