@@ -9,10 +9,11 @@ connection (RSS delta over all edges / N), chunk latency p50/p99 (upstream stamp
 and where the CPU went.
 
     .venv/bin/python -m bench.edge_socket_bench [--visitors 500,1000,2000] [--chunks 40] [--interval-ms 50]
-        [--edges 2] [--clients 1] [--answers 2] [--think-s 0]
+        [--edges 2] [--clients 1] [--answers 2] [--think-s 0] [--no-deflate]
 
 With `--think-s 0` (the default) every visitor streams at once, back to back: the worst case. A mean pause
-after each answer models chatting visitors who read and type between answers.
+after each answer models chatting visitors who read and type between answers. Visitors offer permessage-deflate,
+as browsers do; the `deflated` column counts the sockets on which the edge accepted it.
 """
 
 from __future__ import annotations
@@ -113,12 +114,15 @@ class Visitor:
     client process, not the edge, sets the latency; this minimal client keeps the measurement on the edge.
     """
 
-    def __init__(self, session: aiohttp.ClientSession) -> None:
+    def __init__(self, session: aiohttp.ClientSession, deflate: bool = True) -> None:
         self._session = session
+        self._deflate = deflate
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self.latencies: list[float] = []
         self.errors: list[str] = []
         self.ended = asyncio.Event()
+        self.compressed = False
+        """Whether the edge accepted permessage-deflate for this socket."""
         self._acks: dict[int, asyncio.Future[Any]] = {}
         self._next_ack = 0
         self._reader: asyncio.Task[None] | None = None
@@ -126,7 +130,11 @@ class Visitor:
     async def connect(self, url: str, embed_id: str) -> None:
         """Opens the websocket, then the `/widget` namespace with the widget's auth."""
         ws_url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
-        self._ws = await self._session.ws_connect(ws_url, headers={"Origin": ORIGIN}, max_msg_size=0)
+        # Offering permessage-deflate as browsers do: the edge decides whether frames are compressed.
+        self._ws = await self._session.ws_connect(
+            ws_url, headers={"Origin": ORIGIN}, max_msg_size=0, compress=15 if self._deflate else 0
+        )
+        self.compressed = bool(self._ws.compress)
         opened = await self._ws.receive_str()
         if not opened.startswith("0"):
             raise RuntimeError(f"unexpected open frame {opened!r}")
@@ -212,13 +220,13 @@ async def create_bot(settings: RuntimeSettings) -> str:
 
 
 async def connect_all(
-    session: aiohttp.ClientSession, url: str, embed_id: str, count: int, batch: int
+    session: aiohttp.ClientSession, url: str, embed_id: str, count: int, batch: int, *, deflate: bool
 ) -> tuple[list[Visitor], float]:
     """`count` connected visitors (in concurrent batches) and the seconds it took."""
     visitors: list[Visitor] = []
     start = time.perf_counter()
     for offset in range(0, count, batch):
-        group = [Visitor(session) for _ in range(min(batch, count - offset))]
+        group = [Visitor(session, deflate) for _ in range(min(batch, count - offset))]
         await asyncio.gather(*(v.connect(url, embed_id) for v in group))
         visitors.extend(group)
     return visitors, time.perf_counter() - start
@@ -270,13 +278,13 @@ async def stream_round(
     }
 
 
-def client_process(conn: Connection, url: str, embed_id: str) -> None:
+def client_process(conn: Connection, url: str, embed_id: str, deflate: bool) -> None:
     """A load-generating process: holds its share of the visitors and obeys the parent's commands."""
     # The services' loop: the load generator's CPU shares the two cores with the edges it measures.
-    run_event_loop(_serve_commands(conn, url, embed_id), RuntimeSettings())
+    run_event_loop(_serve_commands(conn, url, embed_id, deflate), RuntimeSettings())
 
 
-async def _serve_commands(conn: Connection, url: str, embed_id: str) -> None:
+async def _serve_commands(conn: Connection, url: str, embed_id: str, deflate: bool) -> None:
     loop = asyncio.get_running_loop()
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
     visitors: list[Visitor] = []
@@ -284,8 +292,8 @@ async def _serve_commands(conn: Connection, url: str, embed_id: str) -> None:
         while True:
             command, arg = await loop.run_in_executor(None, conn.recv)
             if command == "connect":
-                visitors, seconds = await connect_all(session, url, embed_id, int(arg), batch=50)
-                conn.send(seconds)
+                visitors, seconds = await connect_all(session, url, embed_id, int(arg), batch=50, deflate=deflate)
+                conn.send((seconds, sum(v.compressed for v in visitors)))
             elif command == "stream":
                 conn.send(await stream_round(visitors, *arg))
             elif command == "close":
@@ -302,13 +310,13 @@ async def _serve_commands(conn: Connection, url: str, embed_id: str) -> None:
 class Clients:
     """The load-generating processes, each with an equal share of the visitors."""
 
-    def __init__(self, count: int, url: str, embed_id: str) -> None:
+    def __init__(self, count: int, url: str, embed_id: str, *, deflate: bool) -> None:
         context = multiprocessing.get_context("spawn")
         self._pipes: list[Connection] = []
         self.processes: list[multiprocessing.process.BaseProcess] = []
         for _ in range(count):
             parent, child = context.Pipe()
-            process = context.Process(target=client_process, args=(child, url, embed_id), daemon=True)
+            process = context.Process(target=client_process, args=(child, url, embed_id, deflate), daemon=True)
             process.start()
             self._pipes.append(parent)
             self.processes.append(process)
@@ -355,7 +363,7 @@ def one_round(
     before = rss(edges)
     cpu(edges)
     start = time.perf_counter()
-    clients.ask_all("connect", clients.shares(count))
+    connected = clients.ask_all("connect", clients.shares(count))
     connect_seconds = time.perf_counter() - start
     time.sleep(2.0)
     idle = {
@@ -363,6 +371,7 @@ def one_round(
         "mode": "idle",
         "connect_s": connect_seconds,
         "kib_per_conn": (rss(edges) - before) / count / 1024,
+        "compressed": sum(c for _, c in connected),
         "edge_cpu": cpu(edges),
     }
     interval = args.interval_ms / 1000
@@ -420,7 +429,8 @@ def load_model(args: argparse.Namespace) -> str:
         f"Load model: an answer is {args.chunks} chunks {args.interval_ms} ms apart ({per_visitor:.0f} chunks/s "
         f"per visitor while it streams, as an LLM streaming {per_visitor:.0f} tokens/s); {pacing}. "
         f"{args.edges} edge process(es) on one port (SO_REUSEPORT); {args.clients} client process(es) with raw "
-        "websocket visitors; one stand-in ConversationService process. Latency = upstream stamp -> visitor receipt. "
+        f"websocket visitors {'offering' if args.deflate else 'not offering'} permessage-deflate; one stand-in "
+        "ConversationService process. Latency = upstream stamp -> visitor receipt. "
         f"All on this {os.cpu_count()}-core machine."
     )
 
@@ -429,11 +439,11 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
     """The results as a Markdown table."""
     print(f"\n{load_model(args)}\n")
     print(
-        "| visitors | mode      | offered chunks/s | connect (s) | edge RSS/conn (KiB) | chunks   | p50 (ms) "
-        "| p99 (ms) | edge CPU % | clients+upstream CPU % |"
+        "| visitors | mode      | deflated | offered chunks/s | connect (s) | edge RSS/conn (KiB) "
+        "| chunks   | p50 (ms) | p99 (ms) | edge CPU % | clients+upstream CPU % |"
     )
     print(
-        "|---------:|-----------|-----------------:|------------:|--------------------:|---------:|---------:"
+        "|---------:|-----------|---------:|-----------------:|------------:|--------------------:|---------:|---------:"
         "|---------:|-----------:|-----------------------:|"
     )
     for r in results:
@@ -445,7 +455,8 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
         )
         other = f"{r['other_cpu']:>22.0f}" if streaming else f"{'':>22}"
         print(
-            f"| {r['n']:>8} | {r['mode']:<9} | {offered} | {r['connect_s']:>11.1f} | {r['kib_per_conn']:>19.1f} | "
+            f"| {r['n']:>8} | {r['mode']:<9} | {r['compressed']:>8} | {offered} | {r['connect_s']:>11.1f} "
+            f"| {r['kib_per_conn']:>19.1f} | "
             f"{chunk_cols} | {r['edge_cpu']:>10.0f} | {other} |"
         )
 
@@ -474,7 +485,7 @@ def run(
     """Waits for everything, then measures each visitor count idle and streaming."""
     embed_id = asyncio.run(wait_ready(settings, url))
     time.sleep(2.0)  # every edge process's lifespan, not just the first to answer /healthz
-    clients = Clients(args.clients, url, embed_id)
+    clients = Clients(args.clients, url, embed_id, deflate=args.deflate)
     others = [upstream, *(psutil.Process(p.pid) for p in clients.processes if p.pid is not None)]
     print(load_model(args), flush=True)
     results = []
@@ -500,6 +511,12 @@ def main() -> None:
     )
     parser.add_argument("--edges", type=int, default=os.cpu_count() or 1, help="edge processes on one port")
     parser.add_argument("--clients", type=int, default=1, help="load-generating processes")
+    parser.add_argument(
+        "--deflate",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="visitors offer permessage-deflate, as browsers do (the edge decides whether it is used)",
+    )
     parser.add_argument("--edge-log", default="", help="append the edges' stderr (their log) to this file")
     parser.add_argument("--serve-paced", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()

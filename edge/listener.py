@@ -25,6 +25,7 @@ def server_config(app: ASGIApp, settings: EdgeSettings) -> uvicorn.Config:
         server_header=False,
         # httptools parses HTTP; the loop is the services' (uvloop unless AVATARCHAT_EVENT_LOOP=asyncio).
         loop=settings.event_loop,
+        ws_per_message_deflate=settings.websocket_deflate,
         # A lifespan that fails to start (Redis unreachable) stops the process instead of serving without it.
         lifespan="on",
     )

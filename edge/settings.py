@@ -121,6 +121,11 @@ class EdgeSettings(RuntimeSettings):
     widget_redis_connections: int = 128
     """Redis connections each of the realtime clients (Socket.io fan-out; presence, resume, limits) may open."""
 
+    websocket_deflate: bool = False
+    """Offer permessage-deflate to browsers' websockets. Off, as in Socket.io's own server since engine.io 4: it
+    doubles a socket's memory (a compressor and a decompressor each) and costs CPU on every frame, to save
+    about a kilobyte per second on a streaming answer."""
+
     reuse_port: bool = False
     """Bind with SO_REUSEPORT so several edge processes serve one port (the kernel spreads connections)."""
 

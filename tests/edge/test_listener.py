@@ -1,13 +1,19 @@
-"""Several edge processes on one port: the listener binds with SO_REUSEPORT only when asked to."""
+"""The edge's HTTP server: several processes share a port only when asked to; websocket compression is opt-in."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import uuid
 
 import pytest
+from websockets.asyncio.client import connect
 
 from edge.listener import listening_socket
+from tests.conftest import free_port
+from tests.edge.conftest import widget_edge_settings
+from tests.edge.widget_harness import ORIGIN, RunningFullEdge, serve_full_edge
+from tests.services.conftest import Stack
 
 
 def _free_port() -> int:
@@ -80,3 +86,28 @@ async def test_accepted_connections_have_nagle_off() -> None:
             peer.close()
         server.close()
         await server.wait_closed()
+
+
+async def _socket_extensions(url: str) -> str | None:
+    """The extensions the edge accepted on a Socket.io websocket offering permessage-deflate, as browsers do."""
+    ws_url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+    async with connect(ws_url, origin=ORIGIN, compression="deflate") as ws:  # type: ignore[arg-type]
+        opened = await ws.recv()
+        assert isinstance(opened, str)
+        assert opened.startswith("0{"), opened  # the engine.io handshake works either way
+        assert ws.response is not None
+        return ws.response.headers.get("Sec-WebSocket-Extensions")
+
+
+async def test_widget_sockets_are_not_compressed_unless_enabled(
+    stack: Stack, fake_conversations: tuple[object, str], widget_edge: RunningFullEdge
+) -> None:
+    # A compressor and a decompressor per socket double its memory, for ~1 KB/s saved on a streaming answer.
+    assert await _socket_extensions(widget_edge.url) is None
+    settings = widget_edge_settings(
+        stack, fake_conversations[1], f"test-sio-{uuid.uuid4().hex}", f"test-widget:{uuid.uuid4().hex}"
+    ).model_copy(update={"websocket_deflate": True, "http_port": free_port()})
+    async with serve_full_edge(settings) as deflating:
+        accepted = await _socket_extensions(deflating.url)
+    assert accepted is not None
+    assert accepted.startswith("permessage-deflate")
