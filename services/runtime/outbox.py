@@ -155,11 +155,13 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         while True:
+            # Cleared before reading: a wake-up for a row committed while a batch is out must bring another read,
+            # not be cleared with the batch's (the row would wait for the poll).
+            self._wake.clear()
             # Shielded: stopping must not cut a batch off between the broker's confirms and marking it sent,
             # or the next start would publish it again.
             self._draining = asyncio.ensure_future(self._drain())
             await asyncio.shield(self._draining)
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll)
             if self._wake.is_set():

@@ -175,6 +175,30 @@ async def test_notify_wakes_the_relay_which_publishes_a_batch_in_order_and_marks
         assert await conn.fetchval(f"SELECT count(*) FROM {schema}.outbox WHERE sent_time IS NULL") == 0
 
 
+async def test_an_event_committed_while_a_batch_is_out_is_not_left_for_the_poll(
+    bus: Bus, outbox_db: tuple[Database, str]
+) -> None:
+    db, schema = outbox_db
+    exchange, queue = _names()
+    seen = await _collect(bus, ConsumerSpec(queue, exchange, ("doc.*",)))
+    relay = outbox.OutboxRelay(db, bus, schema, poll_seconds=60, batch=1000)
+    await relay.start()
+    try:
+        await asyncio.sleep(0.2)
+        async with db.tenant_tx(uuid.uuid4()) as conn:
+            for doc in range(300):
+                await outbox.add(conn, schema, exchange=exchange, routing_key="doc.added", payload={"doc": doc})
+        # The first arrival means the relay has read its batch of 300 and is publishing it, a confirm at a time.
+        await _eventually(lambda: len(seen) > 0)
+        async with db.tenant_tx(uuid.uuid4()) as conn:
+            await outbox.add(conn, schema, exchange=exchange, routing_key="doc.added", payload={"doc": "late"})
+        assert len(seen) < 300  # still publishing the batch when the late one committed and notified
+        await _eventually(lambda: len(seen) == 301)
+        assert seen[-1]["doc"] == "late"
+    finally:
+        await relay.stop()
+
+
 async def test_events_of_a_busy_moment_go_out_in_one_batch(bus: Bus, outbox_db: tuple[Database, str]) -> None:
     db, schema = outbox_db
     exchange, queue = _names()
