@@ -61,6 +61,8 @@ def settings(data_dir: Path, database_url: str) -> RuntimeSettings:
         log_json=False,
         service_addresses={name: f"127.0.0.1:{free_port()}" for name in SERVICE_PORTS},
         shutdown_grace_seconds=1.0,
+        # Every event must wake its relay itself (NOTIFY, or its writer in-process): the poll is only a fallback.
+        outbox_poll_seconds=60.0,
     )
 
 

@@ -44,7 +44,7 @@ async def build(settings: AvatarSettings, *, port: int | None = None) -> Service
             settings.avatar_dependency_timeout_seconds,
         )
         bus = await Bus.connect(settings.amqp_url)
-        relay = OutboxRelay(db, bus, SCHEMA)
+        relay = OutboxRelay(db, bus, SCHEMA, poll_seconds=settings.outbox_poll_seconds)
         await relay.start()
         jobs = AvatarJobs(store, objects, preview_size=settings.avatar_preview_size)
         if settings.avatar_jobs_enabled:

@@ -65,7 +65,7 @@ async def build(settings: ConversationSettings, *, port: int | None = None) -> S
             # Events wait in the outbox table; the next start relays them.
             log.warning("RabbitMQ unavailable; domain events stay in the outbox", exc_info=True)
         else:
-            outbox = OutboxRelay(db, bus, SCHEMA)
+            outbox = OutboxRelay(db, bus, SCHEMA, poll_seconds=settings.outbox_poll_seconds)
             await outbox.start()
             host.closers += [bus.close, outbox.stop]
     return host

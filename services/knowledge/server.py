@@ -39,7 +39,7 @@ async def build(settings: KnowledgeSettings, *, port: int | None = None) -> Serv
     db = await Database.connect(settings, NAME)
     await declare_queue(settings)
     bus = await Bus.connect(settings.amqp_url)
-    relay = OutboxRelay(db, bus, NAME)
+    relay = OutboxRelay(db, bus, NAME, poll_seconds=settings.outbox_poll_seconds)
     await relay.start()
     clients = Clients(settings)
     embedder = embedder_from(settings)

@@ -78,6 +78,10 @@ class RuntimeSettings(BaseSettings):
     shutdown_grace_seconds: float = 10.0
     """How long in-flight calls may run after SIGTERM."""
 
+    outbox_poll_seconds: float = 2.0
+    """How often a service reads its outbox when no writer woke it: events another process wrote and that woke no
+    one (NOTIFY missed while reconnecting, or a message event whose writer had no broker)."""
+
     def address_of(self, service: str) -> str:
         """The `host:port` where another service listens."""
         return self.service_addresses.get(service, f"{self.grpc_host}:{SERVICE_PORTS[service]}")
