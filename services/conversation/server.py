@@ -67,6 +67,7 @@ async def build(settings: ConversationSettings, *, port: int | None = None) -> S
         else:
             outbox = OutboxRelay(db, bus, SCHEMA, poll_seconds=settings.outbox_poll_seconds)
             await outbox.start()
+            store.events_recorded = outbox.wake
             host.closers += [bus.close, outbox.stop]
     return host
 

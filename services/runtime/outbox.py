@@ -42,18 +42,32 @@ GRANT USAGE ON SEQUENCE {schema}.outbox_id_seq TO {role};
 
 
 def event_ctes(
-    schema: str, *, when: str, event_id: str, tenant_id: str, exchange: str, routing_key: str, payload: str
+    schema: str,
+    *,
+    when: str,
+    event_id: str,
+    tenant_id: str,
+    exchange: str,
+    routing_key: str,
+    payload: str,
+    notify: bool = True,
 ) -> str:
     """Two CTEs, `event` and `wake`, for a statement that records an event (and wakes the relay) with its change.
 
     The event is recorded once per row of the CTE `when` (so not at all when it returned none); the other
     arguments are SQL expressions, usually parameters. `payload` must hold the event id (see `payload_of`), and
-    the statement must read `wake` (e.g. `(SELECT count(*) FROM wake)`), or PostgreSQL skips the NOTIFY.
+    the statement must read `wake` (e.g. `(SELECT count(*) FROM wake)`), or PostgreSQL skips the NOTIFY; it counts
+    the events recorded.
+
+    `notify=False` sends no NOTIFY: the writer then wakes its own process's relay (`OutboxRelay.wake`) once the
+    statement committed. For statements on a hot path: a notifying transaction takes a cluster-wide lock at commit
+    and holds it through its WAL flush, so every other notifying commit waits in line behind it.
     """
+    wake = f"SELECT pg_notify('{schema}_outbox', '') FROM event" if notify else "SELECT 1 FROM event"  # noqa: S608
     return (
         f"event AS (INSERT INTO {schema}.outbox (event_id, tenant_id, exchange, routing_key, payload)"  # noqa: S608
         f" SELECT {event_id}, {tenant_id}, {exchange}, {routing_key}, {payload} FROM {when} RETURNING id),"
-        f" wake AS (SELECT pg_notify('{schema}_outbox', '') FROM event)"
+        f" wake AS ({wake})"
     )
 
 
@@ -87,7 +101,8 @@ async def add(
 
 
 class OutboxRelay:
-    """Publishes a service's pending outbox rows in order, woken by NOTIFY and by a slow poll.
+    """Publishes a service's pending outbox rows in order, woken by NOTIFY, by its own process's writers and by a
+    slow poll.
 
     A wake-up waits `settle_seconds` before reading the outbox, so the events of a busy moment go out in one
     batch (one transaction) instead of one transaction each: events are for other services, and a few
@@ -183,6 +198,10 @@ class OutboxRelay:
             pool = await self._db.pool_for(None)
             await pool.release(self._listener)
             self._listener = None
+
+    def wake(self) -> None:
+        """Reads the outbox soon: called by a writer of this process after committing events without NOTIFY."""
+        self._wake.set()
 
     def _notified(self, *_: object) -> None:
         self._wake.set()

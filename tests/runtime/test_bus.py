@@ -175,6 +175,44 @@ async def test_notify_wakes_the_relay_which_publishes_a_batch_in_order_and_marks
         assert await conn.fetchval(f"SELECT count(*) FROM {schema}.outbox WHERE sent_time IS NULL") == 0
 
 
+async def test_an_event_recorded_without_notify_goes_out_when_its_writer_wakes_the_relay(
+    bus: Bus, outbox_db: tuple[Database, str]
+) -> None:
+    db, schema = outbox_db
+    exchange, queue = _names()
+    seen = await _collect(bus, ConsumerSpec(queue, exchange, ("doc.*",)))
+    relay = outbox.OutboxRelay(db, bus, schema, poll_seconds=60)
+    await relay.start()
+    try:
+        await asyncio.sleep(0.2)
+        event_id = uuid.uuid4()
+        ctes = outbox.event_ctes(
+            schema,
+            when="one",
+            event_id="$1",
+            tenant_id="NULL",
+            exchange="$2",
+            routing_key="'doc.added'",
+            payload="$3::jsonb",
+            notify=False,
+        )
+        async with db.tenant_tx(uuid.uuid4()) as conn:
+            woken = await conn.fetchval(
+                f"WITH one AS (SELECT 1), {ctes} SELECT count(*) FROM wake",
+                event_id,
+                exchange,
+                outbox.payload_of({"doc": 1}, event_id),
+            )
+        assert woken == 1  # the count the writer decides to wake by
+        await asyncio.sleep(1.0)
+        assert seen == []  # no NOTIFY went out, and the poll is a minute away
+        relay.wake()
+        await _eventually(lambda: len(seen) == 1)
+        assert seen[0]["doc"] == 1
+    finally:
+        await relay.stop()
+
+
 async def test_an_event_committed_while_a_batch_is_out_is_not_left_for_the_poll(
     bus: Bus, outbox_db: tuple[Database, str]
 ) -> None:

@@ -243,6 +243,32 @@ async def test_bad_input_names_every_wrong_field(stack: Stack, conversations: St
     )
 
 
+async def test_a_message_event_leaves_at_once_without_notify(
+    stack: Stack, conversations: Stub, settings: RuntimeSettings
+) -> None:
+    # A message's append sends no NOTIFY (see outbox.event_ctes): the store wakes its process's relay instead. The
+    # tests' relays poll once a minute, so only that wake-up sends the events within the wait.
+    account = await stack.new_tenant("evw")
+    bot = await create_bot(stack, account)
+    conversation = await start(conversations, bot.name, account.metadata)
+    await send(conversations, conversation.name, "Hello!", account.metadata)
+    db = await Database.connect(settings, "conversation")
+    try:
+
+        async def relayed() -> int | None:
+            async with db.platform_tx() as conn:
+                sent = await conn.fetchval(
+                    "SELECT count(*) FILTER (WHERE sent_time IS NOT NULL) FROM conversation.outbox"
+                    " WHERE tenant_id = $1 AND routing_key = 'message.created'",
+                    account.tenant_id,
+                )
+            return int(sent) if sent == 2 else None  # the question's and the answer's
+
+        assert await eventually(relayed, 10) == 2
+    finally:
+        await db.close()
+
+
 async def test_domain_events_leave_through_the_outbox(
     stack: Stack, conversations: Stub, settings: RuntimeSettings
 ) -> None:
