@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -43,6 +44,18 @@ async def _collect(bus: Bus, spec: ConsumerSpec, fail_times: int = 0, permanent:
 
     await bus.consume(spec, handler)
     return seen
+
+
+@asynccontextmanager
+async def _relaying(db: Database, bus: Bus, schema: str, **options: Any) -> AsyncIterator[outbox.OutboxRelay]:
+    """A relay whose slow poll never comes within a test (only wake-ups move it), listening, until the block ends."""
+    relay = outbox.OutboxRelay(db, bus, schema, poll_seconds=60, **options)
+    await relay.start()
+    try:
+        await asyncio.sleep(0.2)
+        yield relay
+    finally:
+        await relay.stop()
 
 
 async def _eventually(predicate: Any, seconds: float = 10.0) -> None:
@@ -159,18 +172,13 @@ async def test_notify_wakes_the_relay_which_publishes_a_batch_in_order_and_marks
     exchange, queue = _names()
     seen = await _collect(bus, ConsumerSpec(queue, exchange, ("doc.*",)))
     # The slow poll never comes within the test: only the NOTIFY sent with the rows can wake the relay.
-    relay = outbox.OutboxRelay(db, bus, schema, poll_seconds=60)
-    await relay.start()
-    try:
-        await asyncio.sleep(0.2)
+    async with _relaying(db, bus, schema):
         tenant = uuid.uuid4()
         async with db.tenant_tx(tenant) as conn:
             for doc in range(1, 6):
                 await outbox.add(conn, schema, exchange=exchange, routing_key="doc.added", payload={"doc": doc})
         await _eventually(lambda: len(seen) == 5)
         assert [s["doc"] for s in seen] == [1, 2, 3, 4, 5]
-    finally:
-        await relay.stop()
     async with db.platform_tx() as conn:
         assert await conn.fetchval(f"SELECT count(*) FROM {schema}.outbox WHERE sent_time IS NULL") == 0
 
@@ -181,10 +189,7 @@ async def test_an_event_recorded_without_notify_goes_out_when_its_writer_wakes_t
     db, schema = outbox_db
     exchange, queue = _names()
     seen = await _collect(bus, ConsumerSpec(queue, exchange, ("doc.*",)))
-    relay = outbox.OutboxRelay(db, bus, schema, poll_seconds=60)
-    await relay.start()
-    try:
-        await asyncio.sleep(0.2)
+    async with _relaying(db, bus, schema) as relay:
         event_id = uuid.uuid4()
         ctes = outbox.event_ctes(
             schema,
@@ -209,8 +214,6 @@ async def test_an_event_recorded_without_notify_goes_out_when_its_writer_wakes_t
         relay.wake()
         await _eventually(lambda: len(seen) == 1)
         assert seen[0]["doc"] == 1
-    finally:
-        await relay.stop()
 
 
 async def test_an_event_committed_while_a_batch_is_out_is_not_left_for_the_poll(
@@ -219,10 +222,7 @@ async def test_an_event_committed_while_a_batch_is_out_is_not_left_for_the_poll(
     db, schema = outbox_db
     exchange, queue = _names()
     seen = await _collect(bus, ConsumerSpec(queue, exchange, ("doc.*",)))
-    relay = outbox.OutboxRelay(db, bus, schema, poll_seconds=60, batch=1000)
-    await relay.start()
-    try:
-        await asyncio.sleep(0.2)
+    async with _relaying(db, bus, schema, batch=1000):
         async with db.tenant_tx(uuid.uuid4()) as conn:
             for doc in range(300):
                 await outbox.add(conn, schema, exchange=exchange, routing_key="doc.added", payload={"doc": doc})
@@ -233,25 +233,18 @@ async def test_an_event_committed_while_a_batch_is_out_is_not_left_for_the_poll(
         assert len(seen) < 300  # still publishing the batch when the late one committed and notified
         await _eventually(lambda: len(seen) == 301)
         assert seen[-1]["doc"] == "late"
-    finally:
-        await relay.stop()
 
 
 async def test_events_of_a_busy_moment_go_out_in_one_batch(bus: Bus, outbox_db: tuple[Database, str]) -> None:
     db, schema = outbox_db
     exchange, queue = _names()
     seen = await _collect(bus, ConsumerSpec(queue, exchange, ("doc.*",)))
-    relay = outbox.OutboxRelay(db, bus, schema, poll_seconds=60, settle_seconds=0.5)
-    await relay.start()
-    try:
-        await asyncio.sleep(0.2)
+    async with _relaying(db, bus, schema, settle_seconds=0.5):
         for doc in range(1, 5):  # four changes, each committed on its own
             async with db.tenant_tx(uuid.uuid4()) as conn:
                 await outbox.add(conn, schema, exchange=exchange, routing_key="doc.added", payload={"doc": doc})
         await _eventually(lambda: len(seen) == 4)
         assert [s["doc"] for s in seen] == [1, 2, 3, 4]
-    finally:
-        await relay.stop()
     async with db.platform_tx() as conn:
         # now() is the transaction's start: one relay transaction marked them all.
         sent = await conn.fetchval(f"SELECT count(DISTINCT sent_time) FROM {schema}.outbox")

@@ -243,6 +243,27 @@ async def test_bad_input_names_every_wrong_field(stack: Stack, conversations: St
     )
 
 
+async def _relayed_events(settings: RuntimeSettings, tenant_id: uuid.UUID, count: int) -> list[tuple[str, str]]:
+    """The tenant's outbox events (routing key, conversation) once `count` of them are all sent; fails after 10 s."""
+    db = await Database.connect(settings, "conversation")
+    try:
+
+        async def relayed() -> list[tuple[str, str]] | None:
+            async with db.platform_tx() as conn:
+                rows = await conn.fetch(
+                    "SELECT routing_key, payload->>'conversation' AS c, sent_time FROM conversation.outbox"
+                    " WHERE tenant_id = $1 ORDER BY id",
+                    tenant_id,
+                )
+            if len(rows) < count or any(r["sent_time"] is None for r in rows):
+                return None
+            return [(r["routing_key"], r["c"]) for r in rows]
+
+        return await eventually(relayed, 10)
+    finally:
+        await db.close()
+
+
 async def test_a_message_event_leaves_at_once_without_notify(
     stack: Stack, conversations: Stub, settings: RuntimeSettings
 ) -> None:
@@ -252,21 +273,8 @@ async def test_a_message_event_leaves_at_once_without_notify(
     bot = await create_bot(stack, account)
     conversation = await start(conversations, bot.name, account.metadata)
     await send(conversations, conversation.name, "Hello!", account.metadata)
-    db = await Database.connect(settings, "conversation")
-    try:
-
-        async def relayed() -> int | None:
-            async with db.platform_tx() as conn:
-                sent = await conn.fetchval(
-                    "SELECT count(*) FILTER (WHERE sent_time IS NOT NULL) FROM conversation.outbox"
-                    " WHERE tenant_id = $1 AND routing_key = 'message.created'",
-                    account.tenant_id,
-                )
-            return int(sent) if sent == 2 else None  # the question's and the answer's
-
-        assert await eventually(relayed, 10) == 2
-    finally:
-        await db.close()
+    # The question's and the answer's.
+    assert await _relayed_events(settings, account.tenant_id, 2) == [("message.created", conversation.name)] * 2
 
 
 async def test_domain_events_leave_through_the_outbox(
@@ -277,23 +285,7 @@ async def test_domain_events_leave_through_the_outbox(
     conversation = await start(conversations, bot.name, account.metadata)
     await send(conversations, conversation.name, "Hello!", account.metadata)
     await conversations.EndConversation(pb.EndConversationRequest(name=conversation.name), metadata=account.metadata)
-    db = await Database.connect(settings, "conversation")
-    try:
-
-        async def relayed() -> list[tuple[str, str]] | None:
-            async with db.platform_tx() as conn:
-                rows = await conn.fetch(
-                    "SELECT routing_key, payload->>'conversation' AS c, sent_time FROM conversation.outbox"
-                    " WHERE tenant_id = $1 ORDER BY id",
-                    account.tenant_id,
-                )
-            if len(rows) < 3 or any(r["sent_time"] is None for r in rows):
-                return None
-            return [(r["routing_key"], r["c"]) for r in rows]
-
-        events = await eventually(relayed, 10)
-    finally:
-        await db.close()
+    events = await _relayed_events(settings, account.tenant_id, 3)
     assert events == [
         ("message.created", conversation.name),
         ("message.created", conversation.name),
