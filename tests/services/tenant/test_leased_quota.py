@@ -4,6 +4,7 @@ the plan's usage comes back to exactly what was used."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import grpc
 import pytest
@@ -20,15 +21,20 @@ def _lease(stack: Stack, **kwargs: float) -> LeasedQuota:
     return LeasedQuota(PlanQuota(stack.tenant, stack.operator, MESSAGES, 5.0), **kwargs)  # type: ignore[arg-type]
 
 
-async def _used_reaches(stack: Stack, account: Account, expected: int) -> int:
-    """The plan's usage once it reaches `expected` (background refills settle), or whatever it is after 3 s."""
+async def _used_when(stack: Stack, account: Account, settled: Callable[[int], bool]) -> int:
+    """The plan's usage once `settled(usage)` holds (background refills settle), or whatever it is after 3 s."""
     used = -1
     for _ in range(60):
         used = (await stack.usage(account, MESSAGES)).used
-        if used == expected:
+        if settled(used):
             break
         await asyncio.sleep(0.05)
     return used
+
+
+async def _used_reaches(stack: Stack, account: Account, expected: int) -> int:
+    """The plan's usage once it reaches `expected`, or whatever it is after 3 s."""
+    return await _used_when(stack, account, lambda used: used == expected)
 
 
 async def test_a_quiet_tenant_keeps_one_unit_ready_and_gets_give_backs_at_once(stack: Stack) -> None:
@@ -70,7 +76,8 @@ async def test_a_busy_tenant_reserves_in_blocks_and_the_plan_comes_back_to_what_
             await quota.take(account.tenant_id)
         await asyncio.sleep(1.0)
         await asyncio.gather(*(quota.take(account.tenant_id) for _ in range(30)))
-        ahead = (await stack.usage(account, MESSAGES)).used - before
+        # The reservation ahead is made in the background after the last take: waited for, up to 3 s.
+        ahead = await _used_when(stack, account, lambda used: used > before + 33) - before
         assert ahead > 33, "a block was reserved ahead of the takes"
         await quota.give_back(account.tenant_id)
         await asyncio.sleep(1.5)
