@@ -10,11 +10,13 @@ earlier sockets freed), chunk latency p50/p99 (upstream stamp → visitor receip
 one second, and where the CPU went.
 
     .venv/bin/python -m bench.edge_socket_bench [--visitors 500,1000,2000] [--chunks 40] [--interval-ms 50]
-        [--edges 2] [--clients 1] [--answers 2] [--think-s 0] [--no-deflate]
+        [--edges 2] [--clients 1] [--answers 2] [--think-s 0] [--duration-s 60] [--no-deflate]
 
-With `--think-s 0` (the default) every visitor streams at once, back to back: the worst case. A mean pause
-after each answer models chatting visitors who read and type between answers. Visitors offer permessage-deflate,
-as browsers do; the `deflated` column counts the sockets on which the edge accepted it.
+With `--think-s 0` (the default) every visitor streams at once, `--answers` answers back to back: the worst
+case. A mean pause after each answer models chatting visitors who read and type between answers: then each
+visitor asks, reads and pauses for `--duration-s`, from a random moment of that steady state (bench/chatting.py),
+so the offered rate holds from the first second. Visitors offer permessage-deflate, as browsers do; the
+`deflated` column counts the sockets on which the edge accepted it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import itertools
 import json
 import multiprocessing
 import multiprocessing.process
@@ -39,6 +42,7 @@ import uuid
 from array import array
 from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -53,6 +57,7 @@ from avatarchat.auth.v1 import auth_pb2, auth_pb2_grpc
 from avatarchat.chatbot.v1 import chatbot_pb2, chatbot_pb2_grpc
 from avatarchat.conversation.v1 import conversation_pb2, conversation_pb2_grpc
 from avatarchat.tenant.v1 import tenant_pb2, tenant_pb2_grpc
+from bench.chatting import busy_share, first_pause, pause
 from services.cli.catalog import MIGRATED_SERVICES
 from services.cli.health import wait_serving
 from services.runtime import embedded_pg, migrations
@@ -245,39 +250,56 @@ async def disconnect_all(visitors: list[Visitor]) -> None:
     await asyncio.gather(*(v.close() for v in visitors), return_exceptions=True)
 
 
-async def converse(visitor: Visitor, delay: float, answers: int, wait_seconds: float, think: float) -> tuple[int, int]:
-    """After `delay` s, asks `answers` questions, each `think` s (mean) after the previous answer; (failed, unfinished).
+@dataclass(frozen=True)
+class Chat:
+    """What each visitor of a round does."""
 
-    Without `think`, each question goes as soon as the previous answer ended.
-    """
-    await asyncio.sleep(delay)
+    answer: float
+    """Seconds an answer streams."""
+    think: float
+    """Mean pause after an answer; 0 asks `answers` questions back to back."""
+    answers: int
+    duration: float
+    """With a pause: seconds during which the visitor asks."""
+    wait: float
+    """Seconds an answer may take before it counts as unfinished."""
+
+
+async def converse(visitor: Visitor, chat: Chat) -> tuple[int, int]:
+    """One visitor's questions, each read to its end; (failed, unfinished)."""
+    rng = random.Random()
+    end = time.monotonic() + chat.duration
+    # A visitor still thinking when the window closes stops then, not when the thought would have ended.
+    await asyncio.sleep(min(first_pause(rng, chat.answer, chat.think), chat.duration if chat.think else chat.answer))
     failed = unfinished = 0
-    for n in range(answers):
-        if n and think:
-            await asyncio.sleep(random.expovariate(1 / think))
+    for asked in itertools.count():
+        if not chat.think:
+            if asked == chat.answers:
+                break
+        else:
+            if asked:
+                await asyncio.sleep(min(pause(rng, chat.think), max(end - time.monotonic(), 0)))
+            if time.monotonic() >= end:
+                break
         visitor.ended.clear()
         ack = await visitor.call("message:send", {"text": "hi"})
         if not ack.get("ok"):
             failed += 1
             continue
         try:
-            await asyncio.wait_for(visitor.ended.wait(), wait_seconds)
+            await asyncio.wait_for(visitor.ended.wait(), chat.wait)
         except TimeoutError:
             unfinished += 1
     return failed, unfinished
 
 
-async def stream_round(
-    visitors: list[Visitor], ramp: float, answers: int, wait_seconds: float, think: float
-) -> dict[str, Any]:
-    """Every visitor starts at a random moment within `ramp` s and asks `answers` questions, `think` s apart."""
+async def stream_round(visitors: list[Visitor], chat: Chat) -> dict[str, Any]:
+    """Every visitor converses as `chat` says; their latencies, arrivals per second and failures."""
     for v in visitors:
         v.latencies.clear()
         v.arrivals.clear()
         v.errors.clear()
-    outcomes = await asyncio.gather(
-        *(converse(v, random.uniform(0, ramp), answers, wait_seconds, think) for v in visitors)
-    )
+    outcomes = await asyncio.gather(*(converse(v, chat) for v in visitors))
     latencies = array("d", (ms for v in visitors for ms in v.latencies))
     return {
         "latencies": latencies.tobytes(),
@@ -308,7 +330,7 @@ async def _serve_commands(conn: Connection, url: str, embed_id: str, deflate: bo
                 freeze_startup_heap()
                 conn.send((seconds, sum(v.compressed for v in visitors)))
             elif command == "stream":
-                conn.send(await stream_round(visitors, *arg))
+                conn.send(await stream_round(visitors, arg))
             elif command == "close":
                 await disconnect_all(visitors)
                 visitors = []
@@ -393,8 +415,8 @@ def one_round(
     cpu(others)
     start = time.perf_counter()
     answer_seconds = args.chunks * interval
-    work = (answer_seconds + args.think_s, args.answers, 60 + 3 * answer_seconds, args.think_s)
-    replies = clients.ask_all("stream", [work] * len(clients.processes))
+    chat = Chat(answer_seconds, args.think_s, args.answers, args.duration_s, 60 + 3 * answer_seconds)
+    replies = clients.ask_all("stream", [chat] * len(clients.processes))
     streaming: dict[str, Any] = {**idle, "mode": "streaming", "edge_cpu": cpu(edges), "other_cpu": cpu(others)}
     streaming["stream_s"] = time.perf_counter() - start
     latencies = array("d")
@@ -406,7 +428,7 @@ def one_round(
         p50=cuts[49],
         p99=cuts[98],
         chunks=len(latencies),
-        # The offered rate is an average; visitors' first and second answers overlap in the first seconds.
+        # The offered rate is an average; answers do not start evenly from one second to the next.
         peak_rate=max(arrivals.values(), default=0),
         failed=sum(r["failed"] for r in replies),
         unfinished=sum(r["unfinished"] for r in replies),
@@ -420,8 +442,7 @@ def one_round(
 
 def streaming_share(args: argparse.Namespace) -> float:
     """The share of the time a visitor is receiving an answer."""
-    answer_seconds: float = args.chunks * args.interval_ms / 1000
-    return answer_seconds / (answer_seconds + float(args.think_s))
+    return busy_share(args.chunks * args.interval_ms / 1000, float(args.think_s))
 
 
 def load_model(args: argparse.Namespace) -> str:
@@ -430,11 +451,10 @@ def load_model(args: argparse.Namespace) -> str:
     answer_seconds = args.chunks * args.interval_ms / 1000
     if args.think_s:
         pacing = (
-            f"each visitor asks {args.answers} questions, reading each answer and then thinking for "
-            f"{args.think_s:g} s (exponential mean) before the next; visitors start at random moments within one "
-            f"answer and pause ({answer_seconds + args.think_s:.1f} s), so a visitor is receiving an answer "
-            f"{streaming_share(args):.0%} of the time: offered load = visitors x {per_visitor:.0f} chunks/s x "
-            f"{streaming_share(args):.2f}"
+            f"for {args.duration_s:g} s each visitor asks, reads the answer and then thinks for {args.think_s:g} s "
+            f"(exponential mean) before the next question, starting at a random moment of that steady state, so a "
+            f"visitor is receiving an answer {streaming_share(args):.0%} of the time: offered load = visitors x "
+            f"{per_visitor:.0f} chunks/s x {streaming_share(args):.2f}"
         )
     else:
         pacing = (
@@ -522,9 +542,12 @@ def main() -> None:
     parser.add_argument("--visitors", type=lambda v: [int(x) for x in v.split(",")], default=[500, 1000, 2000])
     parser.add_argument("--chunks", type=int, default=40)
     parser.add_argument("--interval-ms", type=int, default=50)
-    parser.add_argument("--answers", type=int, default=2, help="questions each visitor asks")
+    parser.add_argument("--answers", type=int, default=2, help="questions each visitor asks back to back")
     parser.add_argument(
         "--think-s", type=float, default=0.0, help="mean pause after each answer (0: every visitor streams at once)"
+    )
+    parser.add_argument(
+        "--duration-s", type=float, default=60.0, help="with --think-s: seconds during which visitors ask"
     )
     parser.add_argument("--edges", type=int, default=os.cpu_count() or 1, help="edge processes on one port")
     parser.add_argument("--clients", type=int, default=1, help="load-generating processes")

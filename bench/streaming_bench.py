@@ -6,8 +6,9 @@ pace over keep-alive HTTP/1.1, as hosted APIs do; every token is a word and the 
 latency is measured from the provider's write to this client's read.
 
 Each level is a steady state: N conversations are open at once, each a visitor who sends a message, reads the
-whole streamed answer, then thinks for a while (exponentially distributed around the stated mean, the first
-pause drawn uniformly so visitors do not start in step) before the next message, for the stated duration.
+whole streamed answer, then thinks for a while (exponentially distributed around the stated mean) before the
+next message, for the stated duration; each visitor's first message comes at a random moment of that steady
+state (bench/chatting.py), so the rate of messages is the steady one from the first second.
 The direct path runs the same visitors with the same pauses (same seed) in the same run. The table gives time
 to first token (TTFT) and per-chunk latency at p50/p99 and the platform's overhead; `--burst N` adds the old
 figure of N messages sent at the same instant, labelled as a burst. The platform path asks for what the widget
@@ -34,6 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +48,7 @@ from avatarchat.chatbot.v1 import chatbot_pb2, chatbot_pb2_grpc
 from avatarchat.conversation.v1 import conversation_pb2 as pb
 from avatarchat.conversation.v1 import conversation_pb2_grpc
 from avatarchat.tenant.v1 import tenant_pb2, tenant_pb2_grpc
+from bench.chatting import first_pause, pause
 from services.cli.catalog import MIGRATED_SERVICES
 from services.cli.health import wait_serving
 from services.runtime import embedded_pg, migrations
@@ -144,6 +147,8 @@ class Samples:
     started: list[float] = field(default_factory=list)
     chunk: list[float] = field(default_factory=list)
     errors: int = 0
+    sent: Counter[int] = field(default_factory=Counter)
+    """Messages sent per second of the run."""
     busy: float = 0.0
     """Seconds spent streaming, summed over answers (÷ duration = answers streaming at once)."""
     cpu: dict[str, float] = field(default_factory=dict)
@@ -254,22 +259,26 @@ class Load:
     """Mean pause between reading an answer and sending the next message, seconds."""
     duration: float
     """Seconds during which visitors send messages (answers under way then still finish)."""
+    answer: float
+    """Seconds an answer takes to stream, about."""
 
 
 async def _visitor(
     index: int, load: Load, seed: int, ask: Callable[[Samples], Awaitable[None]], samples: Samples
 ) -> None:
     rng = random.Random(seed * 100_003 + index)
-    end = time.monotonic() + load.duration
-    await asyncio.sleep(rng.uniform(0, load.think))
+    start = time.monotonic()
+    end = start + load.duration
+    await asyncio.sleep(first_pause(rng, load.answer, load.think))
     while time.monotonic() < end:
         began = time.monotonic()
+        samples.sent[int(began - start)] += 1
         try:
             await ask(samples)
         except Exception:
             samples.errors += 1
         samples.busy += time.monotonic() - began
-        await asyncio.sleep(min(rng.expovariate(1 / load.think), 4 * load.think) if load.think > 0 else 0)
+        await asyncio.sleep(pause(rng, load.think))
 
 
 def _provider_client(provider_url: str, visitors: int) -> httpx.AsyncClient:
@@ -387,13 +396,14 @@ def _print(
     bursts: dict[int, tuple[Samples, Samples]],
 ) -> None:
     print("\nsteady state per level: N visitors each send, read the whole answer, think, send again\n")
-    print("| visitors | think mean s | duration s | path     | answers | msg/s  | streaming at once |")
-    print("|----------|--------------|------------|----------|---------|--------|-------------------|")
+    print("| visitors | think mean s | duration s | path     | answers | msg/s  | peak msg/s | streaming at once |")
+    print("|----------|--------------|------------|----------|---------|--------|------------|-------------------|")
     for load in loads:
         for name, s in zip(("direct", "platform"), results[load.visitors], strict=True):
             print(
                 f"| {load.visitors:>8} | {load.think:>12.1f} | {load.duration:>10.0f} | {name:<8} | {len(s.ttft):>7} |"
-                f" {len(s.ttft) / load.duration:>6.1f} | {s.busy / load.duration:>17.1f} |"
+                f" {len(s.ttft) / load.duration:>6.1f} | {max(s.sent.values(), default=0):>10} |"
+                f" {s.busy / load.duration:>17.1f} |"
             )
     rows = {f"{n}": r for n, r in results.items()} | {f"{n} burst": r for n, r in bursts.items()}
     print("\nmilliseconds; TTFT = request sent → first token read; chunk = provider write → client read\n")
@@ -454,7 +464,8 @@ def main() -> None:
     thinks = [float(x) for x in args.think_s.split(",")]
     if len(thinks) != len(levels):
         parser.error("--think-s needs one value per level")
-    loads = [Load(n, t, args.duration_s) for n, t in zip(levels, thinks, strict=True)]
+    answer = args.tokens * args.pace_ms / 1000
+    loads = [Load(n, t, args.duration_s, answer) for n, t in zip(levels, thinks, strict=True)]
     root = Path(__file__).resolve().parents[1]
     with tempfile.TemporaryDirectory(prefix="streaming-bench-") as scratch:
         data_dir = Path(scratch)
