@@ -259,7 +259,11 @@ class WidgetHub:
         if translated is None or translated[0] != "stream:start":
             raise ProtocolError("the answer stream did not start", "UNAVAILABLE")
         room = conversation_room(visitor.conversation)
-        await self._replay.start(visitor.conversation, translator.message_id, self._hosts.host_id)
+        # While no other process holds a socket of the room, the answer's first events skip Redis as its chunks do.
+        others, _ = await asyncio.gather(
+            self._hosts.others(room),
+            self._replay.start(visitor.conversation, translator.message_id, self._hosts.host_id),
+        )
         echo = conversation_pb2.Message(
             name=first.started.visitor_message,
             role=conversation_pb2.MESSAGE_ROLE_VISITOR,
@@ -267,8 +271,8 @@ class WidgetHub:
             state=conversation_pb2.MESSAGE_STATE_COMPLETE,
             request_id=request.client_message_id,
         )
-        await self._emit("message:receive", {"message": as_json(echo)}, room=room)
-        await self._emit(*translated, room=room)
+        await self._emit("message:receive", {"message": as_json(echo)}, room=room, local=not others)
+        await self._emit(*translated, room=room, local=not others)
         relay = StreamRelay(
             translator,
             self._replay,
@@ -276,6 +280,7 @@ class WidgetHub:
             emit=self._emit,
             join=self._join,
             request_id=request.client_message_id,
+            others=others,
         )
         task = asyncio.create_task(relay.run(stream))
         self._streams.add(task)

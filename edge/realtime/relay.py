@@ -43,6 +43,7 @@ class StreamRelay:
         emit: Emit,
         join: Join,
         request_id: str,
+        others: bool = True,
     ) -> None:
         self._translator = translator
         self._replay = replay
@@ -56,8 +57,8 @@ class StreamRelay:
         self._woken = False
         self._rejoined = False
         """Set once this relay moved a socket into the room: it may be on another process."""
-        self._others = True
-        """Whether another process may hold a socket of the room (read at start, then when woken)."""
+        self._others = others
+        """Whether another process may hold a socket of the room (read before the answer started, then when woken)."""
 
     @property
     def message_id(self) -> str:
@@ -77,7 +78,6 @@ class StreamRelay:
         """Forwards every event after `started` until the final message or error; never raises."""
         message_id = self._translator.message_id
         try:
-            self._others = await self._hosts.others(self._room)
             async for event in stream:
                 translated = self._translator.translate(event)
                 if translated is None:

@@ -57,11 +57,17 @@ async def test_chunks_skip_redis_until_another_edge_holds_a_tab(
             ack = await on_a.call("message:send", {"text": "only one edge here"})
             await on_a.wait_for("stream:end")
         assert _indices(on_a, ack["messageId"]) == [0, 1, 2, 3]
-        # The answer's events are delivered by the edge itself; the hub's own events still go through Redis.
-        for event in ("stream:chunk", "avatar:animation", "avatar:visemes", "stream:end"):
+        # Every event of the answer, the echoed question first, is delivered by the edge itself.
+        for event in (
+            "message:receive",
+            "stream:start",
+            "stream:chunk",
+            "avatar:animation",
+            "avatar:visemes",
+            "stream:end",
+        ):
             assert on_a.of(event), event
             assert _emits(alone, event) == [], event
-        assert len(_emits(alone, "stream:start")) == 1
         auth = rejoin(widget_bot, session, ack)
         async with widget(second.url, auth) as on_b:
             await on_b.wait_for("session")
@@ -72,7 +78,9 @@ async def test_chunks_skip_redis_until_another_edge_holds_a_tab(
     assert _indices(on_b, sent["messageId"]) == [0, 1, 2, 3, 4]
     assert _indices(on_a, sent["messageId"]) == [0, 1, 2, 3, 4]
     assert [m["data"][0]["index"] for m in _emits(shared, "stream:chunk")] == [0, 1, 2, 3, 4]
-    assert len(_emits(shared, "stream:end")) == 1
+    for event in ("message:receive", "stream:start", "stream:end"):
+        assert len(_emits(shared, event)) == 1, event
+    assert len(on_b.of("message:receive")) == 1
 
 
 def test_an_emit_is_encoded_as_python_socketio_encodes_it() -> None:
