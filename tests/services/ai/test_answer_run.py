@@ -57,5 +57,7 @@ async def test_an_answer_that_ends_first_waits_for_the_analysis_and_a_failed_one
     broken: asyncio.Future[Opening] = asyncio.get_running_loop().create_future()
     broken.set_exception(RuntimeError("embedder down"))
     failed = _run(broken)
-    assert _kinds(failed.take(TextDelta("Hi")))[0] == "text_delta"
+    # A failed analysis sends nothing, neither with the text nor at the end.
+    assert _kinds(failed.take(TextDelta("Hi"))) == ["text_delta"]
+    assert _kinds(failed.take(TextDelta(" there"))) == ["text_delta"]
     assert await failed.opened() == []

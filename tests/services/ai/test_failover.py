@@ -111,11 +111,12 @@ async def test_no_first_token_in_time_fails_over(serve: StartServer) -> None:
     provider = openai_at(stuck.url)
     attempts = [Attempt(provider), Attempt(offline)]
     events = [e async for e in stream_with_failover(request, attempts, first_token_timeout=0.3)]
-    await provider.aclose()
     usage = events[-1]
     assert isinstance(usage, UsageReport)
     assert usage.provider == "offline"
+    # Closed by the failover itself: closing the provider's client below would close it anyway.
     await asyncio.wait_for(stuck.exchanges[0].closed_by_client.wait(), 2)
+    await provider.aclose()
 
 
 async def test_the_chain_skips_unconfigured_providers_and_ends_with_offline_once() -> None:
