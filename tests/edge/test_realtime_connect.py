@@ -7,7 +7,8 @@ import hmac
 import secrets
 
 from edge.realtime.namespace import page_origin
-from tests.edge.widget_harness import ORIGIN, Bot, RunningFullEdge, widget
+from tests.edge.widget_harness import Bot, RunningFullEdge, create_widget_bot, widget
+from tests.services.conftest import Stack
 
 
 def _sign(secret: str, visitor_id: str) -> str:
@@ -82,10 +83,16 @@ async def test_bad_signature_or_unsigned_claim_is_refused(widget_edge: RunningFu
         assert w.refused["code"] == "UNAUTHENTICATED"
 
 
-async def test_origin_with_port_must_be_listed(widget_edge: RunningFullEdge, widget_bot: Bot) -> None:
-    async with widget(widget_edge.url, {"embedId": widget_bot.embed_id}, "http://127.0.0.1") as w:
+async def test_origin_with_port_must_be_listed(widget_edge: RunningFullEdge, stack: Stack) -> None:
+    # A domain listed without a port allows any port; one listed with a port allows that port only.
+    bot = await create_widget_bot(stack, await stack.new_tenant("widget-port"), allowed_domains=("127.0.0.1:3008",))
+    async with widget(widget_edge.url, {"embedId": bot.embed_id}, "http://127.0.0.1:3008") as w:
         await w.wait_for("session")
-    async with widget(widget_edge.url, {"embedId": widget_bot.embed_id}, ORIGIN) as w:
+    for origin in ("http://127.0.0.1:9999", "http://127.0.0.1"):
+        async with widget(widget_edge.url, {"embedId": bot.embed_id}, origin, expect_refusal=True) as w:
+            assert w.refused["code"] == "ORIGIN_NOT_ALLOWED", origin
+    any_port = await create_widget_bot(stack, await stack.new_tenant("widget-any-port"))
+    async with widget(widget_edge.url, {"embedId": any_port.embed_id}, "http://127.0.0.1:9999") as w:
         await w.wait_for("session")
 
 

@@ -76,8 +76,13 @@ class Bot:
     secret: str
 
 
-async def create_widget_bot(stack: Stack, account: Account, greeting: str = "Hi there!") -> Bot:
-    """Creates a chatbot allowed on ORIGIN and gives it a visitor secret."""
+async def create_widget_bot(
+    stack: Stack,
+    account: Account,
+    greeting: str = "Hi there!",
+    allowed_domains: tuple[str, ...] = ("shop.widget.example", "127.0.0.1"),
+) -> Bot:
+    """Creates a chatbot allowed on ORIGIN (unless told other domains) and gives it a visitor secret."""
     bots = chatbot_pb2_grpc.ChatbotServiceStub(stack.channel("chatbot"))
     created = await bots.CreateChatbot(
         chatbot_pb2.CreateChatbotRequest(
@@ -85,7 +90,7 @@ async def create_widget_bot(stack: Stack, account: Account, greeting: str = "Hi 
             chatbot=chatbot_pb2.Chatbot(
                 display_name="Ava",
                 personality=chatbot_pb2.Personality(greeting=greeting),
-                placement=chatbot_pb2.Placement(allowed_domains=["shop.widget.example", "127.0.0.1"]),
+                placement=chatbot_pb2.Placement(allowed_domains=list(allowed_domains)),
             ),
         ),
         metadata=account.metadata,
