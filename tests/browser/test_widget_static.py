@@ -9,8 +9,9 @@ request is cross-origin, as on a tenant's site. Debug hooks on the <avatarchat-w
 from __future__ import annotations
 
 import io
+import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -104,14 +105,40 @@ def host_attr(page: Page, name: str) -> str | None:
     return page.locator(HOST).get_attribute(name)
 
 
-def differing_pixels(image: Image.Image) -> tuple[int, int]:
-    """How many pixels differ clearly from the top-left corner (the stage's background), of all."""
-    rgb = image.convert("RGB")
-    background = rgb.getpixel((2, 2))
-    assert isinstance(background, tuple)
-    diff = ImageChops.difference(rgb, Image.new("RGB", rgb.size, background)).convert("L")
+#: Records each text the answer being streamed shows: its bubble is aria-busy until the stored answer replaces it.
+WATCH_STREAMING = """host => { window.__streamed = [];
+  const root = document.querySelector(host).shadowRoot;
+  new MutationObserver(() => {
+    for (const body of root.querySelectorAll('.ac-msg-assistant[aria-busy="true"] .ac-body')) {
+      const seen = window.__streamed;
+      if (body.textContent && seen[seen.length - 1] !== body.textContent) seen.push(body.textContent);
+    }
+  }).observe(root, {subtree: true, childList: true, characterData: true, attributes: true}); }"""
+
+
+def grew_into(streamed: list[str], final: str, key: Callable[[str], str] = str.rstrip) -> None:
+    """Asserts the streamed texts are at least two, each longer than the last and a start of the final text."""
+    assert len(streamed) >= 2, f"the answer did not grow while streaming: {streamed}"
+    shown = [key(text) for text in streamed]
+    assert all(len(a) < len(b) for a, b in itertools.pairwise(shown)), streamed
+    assert all(key(final).startswith(text) for text in shown), (streamed, final)
+
+
+#: Hides the stage's 3D canvas (or shows it again), leaving the stage's own CSS background.
+HIDE_CANVAS = "(canvas, hidden) => { canvas.style.visibility = hidden ? 'hidden' : ''; }"
+
+
+def canvas_share(drawn: bytes, bare: bytes) -> float:
+    """The share of the stage's pixels that its canvas changes: screenshots with the canvas and with it hidden.
+
+    The renderer's canvas is transparent where it draws nothing, so a canvas that draws nothing scores 0 however
+    colourful the stage's background is.
+    """
+    with_canvas = Image.open(io.BytesIO(drawn)).convert("RGB")
+    without = Image.open(io.BytesIO(bare)).convert("RGB")
+    diff = ImageChops.difference(with_canvas, without).convert("L")
     changed = sum(count for level, count in enumerate(diff.histogram()) if level > 16)
-    return changed, rgb.width * rgb.height
+    return changed / (diff.width * diff.height)
 
 
 def open_widget(page: Page, url: str) -> None:
@@ -151,9 +178,13 @@ def test_open_renders_the_avatar(page: Page, edge: tuple[str, EdgeLog]) -> None:
     open_widget(page, f"{edge[0]}/pages/host")
     expect(page.locator(HOST)).to_have_attribute("data-mode", "3d", timeout=20000)
     page.wait_for_timeout(1200)
-    stage = Image.open(io.BytesIO(page.locator(".ac-stage").screenshot())).convert("RGB")
-    changed, total = differing_pixels(stage)
-    assert changed / total > 0.05, f"canvas looks blank: {changed}/{total} pixels differ"
+    stage, canvas = page.locator(".ac-stage"), page.locator(".ac-stage canvas")
+    drawn = stage.screenshot()
+    canvas.evaluate(HIDE_CANVAS, True)
+    bare = stage.screenshot()
+    canvas.evaluate(HIDE_CANVAS, False)
+    share = canvas_share(drawn, bare)
+    assert share > 0.05, f"the canvas draws on {share:.1%} of the stage"
     assert host_attr(page, "data-clip") in {"idle", "greet"}
     # The frame-rate probe (3 s of rendering) keeps the 3D view on this machine's SwiftShader.
     expect(page.locator(HOST)).to_have_attribute("data-fps", re.compile(r"^\d+$"), timeout=10000)
@@ -164,11 +195,13 @@ def test_open_renders_the_avatar(page: Page, edge: tuple[str, EdgeLog]) -> None:
 def test_streaming_markdown_citations_and_animation(page: Page, edge: tuple[str, EdgeLog]) -> None:
     open_widget(page, f"{edge[0]}/pages/host")
     expect(page.locator(HOST)).to_have_attribute("data-mode", "3d", timeout=20000)
+    page.evaluate(WATCH_STREAMING, HOST)
     send(page, "How fast do you ship?")
     answer = page.locator(".ac-msg-assistant").last
-    expect(answer.locator(".ac-body")).to_have_text(
-        "Hello there, orders ship fast [1]. You said: How fast do you ship?", timeout=10000
-    )
+    final = "Hello there, orders ship fast [1]. You said: How fast do you ship?"
+    expect(answer.locator(".ac-body")).to_have_text(final, timeout=10000)
+    # The text grew chunk by chunk before the stored answer replaced it, each chunk once and in order.
+    grew_into(page.evaluate("window.__streamed"), final)
     expect(answer.locator("strong")).to_have_text("there")
     expect(page.locator(HOST)).to_have_attribute("data-clip", "nod")
     # Three cues rode in the first chunk and one closing cue followed the text: all reach the avatar once.
