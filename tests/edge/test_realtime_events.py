@@ -130,9 +130,13 @@ async def test_presence_counts_sockets_per_chatbot(
         # A socket of an edge that died stops counting once its last heartbeat is older than the TTL.
         await redis_client.zadd(presence_key(prefix, widget_bot.name), {"dead-edge-socket": time.time() - ttl - 1})
         assert await presence_count(redis_client, prefix, widget_bot.name, ttl) == before + 2
-        # Heartbeats keep live sockets counted past the TTL.
+        # A heartbeat stamps every live socket with its time, so live sockets keep counting past the TTL.
+        beat = time.time()
         await hub.presence.heartbeat()
         await second.realtime.hub.presence.heartbeat()  # type: ignore[union-attr]
+        key = presence_key(prefix, widget_bot.name)
+        assert await redis_client.zcard(key) == before + 2
+        assert len(await redis_client.zrangebyscore(key, beat, "+inf")) == before + 2, "a live socket was not stamped"
         assert await presence_count(redis_client, prefix, widget_bot.name, ttl) == before + 2
     await _presence_reaches(hub, widget_bot.name, before)
     assert await hub.presence.count(widget_bot.name) == before
