@@ -110,9 +110,7 @@ async def test_a_repeated_request_id_replays_the_stored_result(stack: Stack, con
     assert got.conversation.message_count == 6
 
 
-async def test_the_plan_message_limit_is_enforced_before_any_provider_is_called(
-    stack: Stack, conversations: Stub
-) -> None:
+async def test_a_message_past_the_plan_limit_is_refused_and_not_stored(stack: Stack, conversations: Stub) -> None:
     account = await stack.new_tenant("limit")
     bot = await create_bot(stack, account)
     conversation = await start(conversations, bot.name, account.metadata)

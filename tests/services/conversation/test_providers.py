@@ -8,6 +8,7 @@ import grpc
 
 from avatarchat.chatbot.v1 import chatbot_pb2
 from avatarchat.conversation.v1 import conversation_pb2 as pb
+from avatarchat.tenant.v1 import tenant_pb2
 from tests.errors_assert import expect_error
 from tests.services.ai.wire import Exchange, Handler, Responder
 from tests.services.ai.wire_formats import anthropic_stream, openai_error, openai_stream
@@ -63,6 +64,24 @@ async def test_a_provider_failing_before_the_first_token_fails_over(stack: Stack
     assert text_of(events) == "Saturdays from 10am [1]."
     assert events[-1].message.provider == "anthropic"
     assert events[-1].message.state == pb.MESSAGE_STATE_COMPLETE
+
+
+async def test_a_message_past_the_plan_limit_never_reaches_a_provider(stack: Stack, local: LocalPlatform) -> None:
+    account = await stack.new_tenant("wire-limit")
+    bot = await bot_with(stack, local, account, "openai")
+    local.gateway.routes["openai"] = openai_stream(["We open ", "at 10am [1]."], prompt_tokens=9, completion_tokens=4)
+    conversation = await start(local.conversations, bot, account.metadata)
+    await stack.use_up(account, tenant_pb2.LIMIT_KIND_MESSAGES_PER_MONTH)
+    before = len(local.gateway.exchanges("openai"))
+
+    await expect_error(
+        send(local.conversations, conversation.name, QUESTION, account.metadata),
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        "LIMIT_EXCEEDED",
+    )
+
+    await asyncio.sleep(0.5)  # an answer started regardless would have reached the provider by now
+    assert len(local.gateway.exchanges("openai")) == before
 
 
 async def test_every_provider_failing_falls_back_to_the_offline_one(stack: Stack, local: LocalPlatform) -> None:
