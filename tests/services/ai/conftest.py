@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -11,6 +10,7 @@ from services.ai.hashed_words import HashedWordsEmbedder
 from services.ai.passages import Passage
 from services.ai.providers.base import AnswerContext, ChatMessage, GenerationRequest
 from services.ai.similarity import TextEmbedder
+from services.knowledge.minilm import MiniLmEmbedder
 from tests.services.ai.wire import Handler, WireServer
 
 StartServer = Callable[[Handler], Awaitable[WireServer]]
@@ -42,22 +42,13 @@ def make_request(question: str = "When do you open?", passages: tuple[Passage, .
     )
 
 
-def _minilm() -> TextEmbedder | None:
-    # The knowledge service's embedder is used when it exists; it is written separately and may be absent.
-    try:
-        module = importlib.import_module("services.knowledge.embedding")
-    except ImportError:
-        return None
-    embedder: TextEmbedder = module.MiniLmEmbedder()
-    return embedder
+@pytest.fixture(scope="session")
+def minilm() -> TextEmbedder:
+    """The knowledge service's sentence embedder, which places texts by meaning."""
+    return MiniLmEmbedder()
 
 
 @pytest.fixture(scope="session", params=["minilm", "hashed-words"])
-def embedder(request: pytest.FixtureRequest) -> TextEmbedder:
+def embedder(request: pytest.FixtureRequest, minilm: TextEmbedder) -> TextEmbedder:
     """Each real embedder the intent classifier is tested with."""
-    if request.param == "hashed-words":
-        return HashedWordsEmbedder()
-    minilm = _minilm()
-    if minilm is None:
-        pytest.skip("services.knowledge.embedding is not there yet")
-    return minilm
+    return HashedWordsEmbedder() if request.param == "hashed-words" else minilm

@@ -119,9 +119,12 @@ async def test_cuts_the_answer_at_the_token_limit() -> None:
     assert len(text.split()) < 6
 
 
-async def test_an_embedder_lets_it_match_meaning(embedder: TextEmbedder) -> None:
-    provider = OfflineProvider(OfflineConfig(pace_seconds=0), embedder=embedder)
-    text, usage = await answer(provider, make_request("How long does delivery take?", PASSAGES))
+async def test_a_sentence_embedder_lets_it_match_meaning(minilm: TextEmbedder) -> None:
+    question = "How soon will my package arrive?"  # not one word in common with the delivery sentence
+    text, usage = await answer(offline(), make_request(question, PASSAGES))
+    assert usage.finish_reason is FinishReason.FALLBACK, f"matched by words alone: {text}"
+    provider = OfflineProvider(OfflineConfig(pace_seconds=0), embedder=minilm)
+    text, usage = await answer(provider, make_request(question, PASSAGES))
     assert "2 to 4 business days [3]" in text
     assert usage.finish_reason is FinishReason.STOP
 
