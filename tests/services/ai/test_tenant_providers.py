@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import pytest
 import redis.asyncio as aioredis
 
-from services.ai.credential_store import CredentialStore
+from services.ai.credential_store import CredentialRow, CredentialStore
 from services.ai.credential_watch import CredentialWatch
 from services.ai.credentials import CredentialStamps, ProviderCredentials
 from services.ai.providers.base import Provider, ProviderConfig, ProviderKind
@@ -304,14 +304,40 @@ async def test_a_quiet_subscription_answers_its_pings_and_stays(settings: Runtim
     assert not watch.listening
 
 
-async def test_concurrent_answers_after_a_change_share_one_new_client(parts: Parts) -> None:
+class CountedStore(CredentialStore):
+    """The credential store, counting the reads of a tenant's rows."""
+
+    reads = 0
+
+    async def rows(self, tenant_id: uuid.UUID) -> list[CredentialRow]:
+        """The rows, as the store reads them."""
+        self.reads += 1
+        return await super().rows(tenant_id)
+
+
+async def test_concurrent_answers_after_a_change_share_one_read_and_one_new_client(
+    parts: Parts, settings: RuntimeSettings
+) -> None:
     tenant = uuid.uuid4()
-    await parts.credentials.set(tenant, "anthropic", "sk-ant-key", "", USER)
+    store = CountedStore(parts.db)
+    watch, _ = _watch(settings)
+    credentials = ProviderCredentials(store, parts.sealer, CredentialStamps(parts.redis, 60))
+    cache = TenantProviders([PLATFORM], {}, credentials, read_timeout=5.0, watch=watch)
+    watch.start()
+    try:
+        # Watched, every answer goes straight to the database on a miss, with nothing to wait for before it.
+        assert await _until(lambda: watch.listening)
+        await parts.credentials.set(tenant, "anthropic", "sk-ant-key", "", USER)
 
-    found = await asyncio.gather(*(parts.here.for_tenant(tenant) for _ in range(20)))
+        found = await asyncio.gather(*(cache.for_tenant(tenant) for _ in range(20)))
 
-    assert len({id(providers["anthropic"]) for providers in found}) == 1
-    assert found[0]["openai"] is (await parts.here.for_tenant(uuid.uuid4()))["openai"]
+        assert store.reads == 1, "twenty answers waiting on one change read the credentials once"
+        assert len({id(providers["anthropic"]) for providers in found}) == 1
+    finally:
+        await watch.stop()
+        await cache.aclose()
+    mine = await parts.here.for_tenant(tenant)
+    assert mine["openai"] is (await parts.here.for_tenant(uuid.uuid4()))["openai"], "the platform's client is shared"
 
 
 async def test_tenant_config_uses_the_tenant_url_or_else_the_platform_endpoint(parts: Parts) -> None:
