@@ -369,20 +369,28 @@ async def test_without_redis_a_change_made_here_still_counts_and_others_trust_th
     credentials = _credentials(parts.db, unreachable, Sealer.from_settings("", "s", setting="key", info=b"t"))
     watch = CredentialWatch(url, connect_timeout=0.5)
     cache = TenantProviders([PLATFORM], {}, credentials, read_timeout=5.0, without_stamp_age=3600, watch=watch)
+    # Another process on the same unreachable Redis: no stamp and no message tells it of the change.
+    other_credentials = _credentials(parts.db, unreachable, Sealer.from_settings("", "s", setting="key", info=b"t"))
+    other = TenantProviders([PLATFORM], {}, other_credentials, read_timeout=5.0, without_stamp_age=2.0)
     tenant = uuid.uuid4()
     try:
         with caplog.at_level(logging.WARNING, logger="services.ai.credential_watch"):
             watch.start()
             assert "openai" not in await cache.for_tenant(tenant)
+            assert "openai" not in await other.for_tenant(tenant)
             # The set moves no stamp (Redis is down) but this process forgets its own copy at once.
             await credentials.set(tenant, "openai", "sk-no-redis", "", USER)
             assert "openai" in await cache.for_tenant(tenant)
+            assert "openai" not in await other.for_tenant(tenant), "the other process trusts its copy for a while"
             await asyncio.sleep(0.4)  # a few more attempts to subscribe
         assert not watch.listening
         assert len([r for r in caplog.records if r.name == "services.ai.credential_watch"]) == 1
+        await asyncio.sleep(1.7)
+        assert "openai" in await other.for_tenant(tenant), "and reads the database again once its copy is 2 s old"
     finally:
         await watch.stop()
         await cache.aclose()
+        await other.aclose()
         await unreachable.aclose()
 
 
