@@ -188,8 +188,11 @@ async def test_question_streams_a_cited_answer_that_is_stored(page: Page, site: 
     animations = frames.of("avatar:animation")
     assert animations, [e for e, _ in frames.events]
     played = await page.evaluate("window.__clips")
-    cued = {a["clip"] for a in animations} & mapped
-    assert cued & set(played), f"cued {animations}, mapped {mapped}, played {played}"
+    # A clip of a base state (talk while streaming, idle after) plays whatever the cue handler does: only a
+    # gesture shows that the cue reached the avatar.
+    gestures = {a["clip"] for a in animations} & mapped - {"idle", "listen", "think", "talk"}
+    assert gestures, f"no gesture was cued: {animations}"
+    assert gestures & set(played), f"cued {animations}, mapped {mapped}, played {played}"
 
     await page.wait_for_timeout(600)
     await page.screenshot(path=str(SCREENSHOT))
