@@ -204,7 +204,8 @@ def test_too_many_issues_are_truncated_and_validation_stops() -> None:
     report = validate_glb(pack_glb(document, binary))
     assert report.truncated
     assert len(report.errors) + len(report.warnings) == 200
-    assert report.error_count >= ValidationLimits().stop_after_issues
+    # Every bad accessor has several issues, so only a run that stopped counts exactly the limit.
+    assert report.error_count + report.warning_count == ValidationLimits().stop_after_issues
 
 
 def test_array_longer_than_the_limit() -> None:
