@@ -258,12 +258,21 @@ async def test_get_preview_and_validate_again(stack: Stack, avatars: avatar_pb2_
         await avatars.GetPreview(avatar_pb2.GetPreviewRequest(name=f"{avatar.name}/preview"), metadata=md)
     ).preview
     assert preview.name == f"{avatar.name}/preview"
+    # A valid model's preview is on its way (or, with Chromium, may already be rendered): never failed.
     assert preview.state in (
         avatar_pb2.PREVIEW_STATE_PENDING,
         avatar_pb2.PREVIEW_STATE_RENDERING,
         avatar_pb2.PREVIEW_STATE_READY,
-        avatar_pb2.PREVIEW_STATE_FAILED,
     )
+    elsewhere = await stack.new_tenant("preview-failed")
+    broken = await upload(avatars, elsewhere, sample_glb()[:100], filename="broken.glb")
+    failed = (
+        await avatars.GetPreview(
+            avatar_pb2.GetPreviewRequest(name=f"{broken.name}/preview"), metadata=elsewhere.metadata
+        )
+    ).preview
+    assert (failed.name, failed.state) == (f"{broken.name}/preview", avatar_pb2.PREVIEW_STATE_FAILED)
+    assert failed.failure_reason == "the model failed validation"
     again = await avatars.ValidateAvatar(
         avatar_pb2.ValidateAvatarRequest(parent=account.tenant, avatar=avatar.name), metadata=md
     )
