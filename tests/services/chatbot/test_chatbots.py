@@ -93,7 +93,7 @@ async def test_create_get_list_update_delete(stack: Stack, bots: chatbot_pb2_grp
     assert updated.display_name == "Renamed"
     assert updated.state == chatbot_pb2.CHATBOT_STATE_ACTIVE  # not in the mask
     assert list(updated.knowledge_bases) == [kb]
-    assert updated.update_time.ToDatetime() >= created.update_time.ToDatetime()
+    assert updated.update_time.ToDatetime() > created.update_time.ToDatetime()
 
     await bots.DeleteChatbot(chatbot_pb2.DeleteChatbotRequest(name=created.name), metadata=md)
     await expect_error(get_bot(bots, account, created.name), NOT_FOUND, "RESOURCE_NOT_FOUND")

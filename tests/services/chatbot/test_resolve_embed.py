@@ -116,7 +116,14 @@ async def test_visitor_identity(stack: Stack, bots: chatbot_pb2_grpc.ChatbotServ
     )
     await expect_error(
         bots.ResolveEmbed(
-            _request(bot.embed_id, origin=origin, visitor_id="user-42", visitor_signature="ab" * 32), metadata=md
+            # Signed with an empty key: what a bot without a secret would accept if it checked against one.
+            _request(
+                bot.embed_id,
+                origin=origin,
+                visitor_id="user-42",
+                visitor_signature=visitor_identity.signature("", "user-42"),
+            ),
+            metadata=md,
         ),
         UNAUTHENTICATED,
         "UNAUTHENTICATED",
