@@ -190,36 +190,6 @@ def test_embed_config_carries_the_avatar_for_the_browser() -> None:
     assert b"hidden" not in config.SerializeToString()
 
 
-@pytest.mark.skipif("avatar" in RUNNABLE_SERVICES, reason="the stack runs the avatar service")
-async def test_assign_avatar_while_the_avatar_service_is_not_running(
-    stack: Stack, bots: chatbot_pb2_grpc.ChatbotServiceAsyncStub
-) -> None:
-    account = await stack.new_tenant("avatar-down")
-    md = account.metadata
-    own = f"{account.tenant}/avatars/{uuid.uuid4()}"
-    bot = await create_bot(bots, account, avatar=own)  # accepted unchecked while the service is down
-    assert bot.avatar == own
-    other = await stack.new_tenant("avatar-other")
-    await expect_error(
-        bots.AssignAvatar(
-            chatbot_pb2.AssignAvatarRequest(name=bot.name, avatar=f"{other.tenant}/avatars/{uuid.uuid4()}"), metadata=md
-        ),
-        grpc.StatusCode.NOT_FOUND,
-        "RESOURCE_NOT_FOUND",
-    )
-    await expect_error(
-        bots.AssignAvatar(chatbot_pb2.AssignAvatarRequest(name=bot.name, avatar="avatars/default"), metadata=md),
-        grpc.StatusCode.INVALID_ARGUMENT,
-        fields={"avatar"},
-    )
-    config = (await bots.GetEmbedConfig(chatbot_pb2.GetEmbedConfigRequest(embed_id=bot.embed_id))).embed_config
-    assert (config.avatar_model_url, config.avatar_thumbnail_url, list(config.animations)) == ("", "", [])
-    assert not config.viseme_morphs
-    assert config.bot_name == "Ava"
-    cleared = await bots.AssignAvatar(chatbot_pb2.AssignAvatarRequest(name=bot.name), metadata=md)
-    assert cleared.chatbot.avatar == ""
-
-
 # --- With the real avatar service (runs once services/avatar/server.py exists) ---------------------------------
 
 
@@ -304,6 +274,17 @@ async def test_embed_config_with_the_real_avatar_service(
         chatbot_pb2.AssignAvatarRequest(name=bot.name, avatar=avatar.name), metadata=md
     )
     assert assigned.chatbot.avatar == avatar.name
+    # Another tenant's avatar is as unknown as a missing one; the platform's default is not assigned by name.
+    theirs = await _upload_ready_avatar(avatars, await stack.new_tenant("avatar-up-other"))
+    await expect_error(
+        chatbots.AssignAvatar(chatbot_pb2.AssignAvatarRequest(name=bot.name, avatar=theirs.name), metadata=md),
+        grpc.StatusCode.NOT_FOUND,
+    )
+    await expect_error(
+        chatbots.AssignAvatar(chatbot_pb2.AssignAvatarRequest(name=bot.name, avatar="avatars/default"), metadata=md),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        fields={"avatar"},
+    )
 
     config = (await chatbots.GetEmbedConfig(chatbot_pb2.GetEmbedConfigRequest(embed_id=bot.embed_id))).embed_config
     assert config.avatar_model_url == embed_config.public_url(BASE_URL, avatar.model_url)
@@ -320,3 +301,8 @@ async def test_embed_config_with_the_real_avatar_service(
     ).embed_config
     assert plain_config.avatar_model_url == embed_config.public_url(BASE_URL, default.model_url)
     assert plain_config.avatar_model_url
+    # Clearing the bot's own avatar brings the default back.
+    cleared = await chatbots.AssignAvatar(chatbot_pb2.AssignAvatarRequest(name=bot.name), metadata=md)
+    assert cleared.chatbot.avatar == ""
+    back = (await chatbots.GetEmbedConfig(chatbot_pb2.GetEmbedConfigRequest(embed_id=bot.embed_id))).embed_config
+    assert back.avatar_model_url == plain_config.avatar_model_url
