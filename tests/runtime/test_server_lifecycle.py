@@ -69,6 +69,12 @@ async def test_sigterm_style_stop_finishes_in_flight_calls_and_refuses_new_ones(
         await asyncio.sleep(0.2)
         stopping = asyncio.ensure_future(running.stop(5.0))
         await asyncio.sleep(0.05)
+        # While the first call is still under way, a new one is refused, not accepted into the grace period.
+        assert not in_flight.done()
+        with pytest.raises(grpc.aio.AioRpcError) as turned_away:
+            await stub.AnalyzeSentiment(request, metadata=tokens.metadata(), timeout=1)
+        assert turned_away.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert not in_flight.done()
         answer = await in_flight
         assert answer.sentiment.score == pytest.approx(0.5)
         await stopping
