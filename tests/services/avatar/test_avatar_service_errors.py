@@ -187,8 +187,16 @@ async def test_storage_quota_is_enforced_before_any_byte_is_sent(
         ),
         metadata=stack.operator.metadata(),
     )
-    error = await expect_error(upload(avatars, account, content), grpc.StatusCode.RESOURCE_EXHAUSTED, "LIMIT_EXCEEDED")
+    requests = upload_requests(account.tenant, content)
+
+    async def metadata_alone() -> AsyncIterator[avatar_pb2.UploadAvatarRequest]:
+        yield await anext(requests())
+        await asyncio.Event().wait()  # not one byte of the model follows: the answer must come without them
+
+    call = avatars.UploadAvatar(metadata_alone(), metadata=account.metadata, timeout=10)
+    error = await expect_error(call, grpc.StatusCode.RESOURCE_EXHAUSTED, "LIMIT_EXCEEDED")
     assert "STORAGE" in (error.details() or "").upper()
+    await expect_error(upload(avatars, account, content), grpc.StatusCode.RESOURCE_EXHAUSTED, "LIMIT_EXCEEDED")
     assert await _listed(avatars, account) == []
 
 
