@@ -6,6 +6,7 @@ import uuid
 
 import grpc
 import pytest
+from google.rpc import status_pb2
 
 from avatarchat.policy.v1 import policy_pb2
 from services.runtime import errors, names, status
@@ -59,6 +60,13 @@ def test_rich_status_carries_reason_and_field_violations() -> None:
     err = errors.InvalidArgument([errors.FieldViolation("x.y", "required")])
     rich = status.to_status(err, "avatarchat.test")
     assert rich.code == grpc.StatusCode.INVALID_ARGUMENT
+    carried = status_pb2.Status.FromString(dict(rich.trailing_metadata)["grpc-status-details-bin"])
+    info = status.error_info(carried)
+    assert info is not None
+    assert (info.reason, info.domain) == ("INVALID_FIELD", "avatarchat.test")
+    request = status.bad_request(carried)
+    assert request is not None
+    assert [(v.field, v.description) for v in request.field_violations] == [("x.y", "required")]
     internal = status.internal_status("avatarchat.test")
     assert internal.details == status.INTERNAL_MESSAGE
 
