@@ -115,7 +115,8 @@ def test_clips_win_over_morphs_and_fallbacks_reuse_a_mapping() -> None:
     assert result.unmapped == ()
 
 
-def test_many_clips_map_in_linear_time() -> None:
+def test_a_greet_clip_is_found_among_twenty_thousand() -> None:
+    # Only the result: how long the mapping takes is not something a test here may time.
     clips = [f"Clip_{index}_Dance_Take" for index in range(20_000)] + ["Wave"]
     assert auto_map(clips, []).mapped["greet"] == ("clip", "Wave")
 
