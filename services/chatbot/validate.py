@@ -9,6 +9,7 @@ from collections.abc import Collection
 
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import field_mask_pb2
+from google.protobuf.message import Message
 
 from avatarchat.ai.v1 import ai_pb2
 from avatarchat.chatbot.v1 import chatbot_pb2
@@ -180,3 +181,28 @@ def merge_masked(
         return
     # Named messages and lists are replaced whole, so `theme` with an empty colour clears that colour.
     mask.MergeMessage(request, current, replace_message_field=True, replace_repeated_field=True)
+    _clear_under_unset_parents(current, request, mask)
+
+
+def _clear_under_unset_parents(current: Message, request: Message, mask: field_mask_pb2.FieldMask) -> None:
+    """Clears each masked sub-field whose parent message the request leaves unset.
+
+    protobuf's MergeMessage skips such a path, so `business_hours.hide_outside_hours` sent without any
+    `business_hours` kept the stored value; a masked field the request leaves empty is cleared (AIP-134).
+    """
+    for path in mask.paths:
+        *parents, leaf = path.split(".")
+        source = request
+        for name in parents:
+            if not source.HasField(name):
+                break
+            source = getattr(source, name)
+        else:
+            continue  # every parent is set: MergeMessage copied the field
+        target = current
+        for name in parents:
+            if not target.HasField(name):
+                break  # nothing stored under it to clear
+            target = getattr(target, name)
+        else:
+            target.ClearField(leaf)

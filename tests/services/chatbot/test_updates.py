@@ -205,7 +205,10 @@ async def test_bad_personality_names_every_field(stack: Stack, bots: chatbot_pb2
 async def test_update_placement_with_field_mask(stack: Stack, bots: chatbot_pb2_grpc.ChatbotServiceAsyncStub) -> None:
     account = await stack.new_tenant("place")
     md = account.metadata
-    bot = await create_bot(bots, account, placement=FULL_PLACEMENT)
+    placement = chatbot_pb2.Placement()
+    placement.CopyFrom(FULL_PLACEMENT)
+    placement.business_hours.hide_outside_hours = True  # so that clearing it below changes something
+    bot = await create_bot(bots, account, placement=placement)
     changed = (
         await bots.UpdatePlacement(
             chatbot_pb2.UpdatePlacementRequest(
@@ -225,7 +228,7 @@ async def test_update_placement_with_field_mask(stack: Stack, bots: chatbot_pb2_
     assert changed.theme.background_color == FULL_PLACEMENT.theme.background_color
     assert list(changed.allowed_domains) == ["shop.acme.example", "*.bücher.de:8443"]  # canonical, de-duplicated
     assert changed.offset_x_px == FULL_PLACEMENT.offset_x_px
-    assert changed.business_hours == FULL_PLACEMENT.business_hours
+    assert changed.business_hours == placement.business_hours
     # Replacing a whole sub-message clears what the request leaves empty.
     cleared = (
         await bots.UpdatePlacement(
