@@ -67,7 +67,10 @@ async def test_no_compression_still_dedups_and_validates() -> None:
     original = build_default_avatar()
     result = await optimize_glb(original, OptimizeOptions(compression="none", webp=False))
 
-    assert result.size_after <= result.size_before
+    # The default avatar comes out smaller (140,364 to 139,308 bytes here), so the output is the tool's, not the
+    # original kept.
+    assert result.size_after < result.size_before
+    assert "kept-original" not in result.steps
     report = validate_glb(result.data)
     assert report.valid, report.errors
     assert not set(EXTENSION.values()) & set(report.stats.extensions_used)
