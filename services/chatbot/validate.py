@@ -192,17 +192,17 @@ def _clear_under_unset_parents(current: Message, request: Message, mask: field_m
     """
     for path in mask.paths:
         *parents, leaf = path.split(".")
-        source = request
-        for name in parents:
-            if not source.HasField(name):
-                break
-            source = getattr(source, name)
-        else:
+        if not parents or _nested(request, parents) is not None:
             continue  # every parent is set: MergeMessage copied the field
-        target = current
-        for name in parents:
-            if not target.HasField(name):
-                break  # nothing stored under it to clear
-            target = getattr(target, name)
-        else:
+        target = _nested(current, parents)
+        if target is not None:  # otherwise nothing is stored under it to clear
             target.ClearField(leaf)
+
+
+def _nested(message: Message, names: list[str]) -> Message | None:
+    """The sub-message at the end of `names`, or None where one on the way is unset."""
+    for name in names:
+        if not message.HasField(name):
+            return None
+        message = getattr(message, name)
+    return message
