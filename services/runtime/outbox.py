@@ -204,4 +204,5 @@ class OutboxRelay:
         self._wake.set()
 
     def _notified(self, *_: object) -> None:
-        self._wake.set()
+        """asyncpg's listener callback for the NOTIFY of another writer: a wake-up like this process's own."""
+        self.wake()
