@@ -66,6 +66,13 @@ async def _eventually(predicate: Any, seconds: float = 10.0) -> None:
     raise AssertionError("condition not reached in time")
 
 
+async def _unsent(db: Database, schema: str) -> int:
+    """Outbox rows not yet marked sent."""
+    async with db.platform_tx() as conn:
+        unsent: int = await conn.fetchval(f"SELECT count(*) FROM {schema}.outbox WHERE sent_time IS NULL")
+        return unsent
+
+
 async def test_publish_consume_and_retry_until_success(bus: Bus) -> None:
     exchange, queue = _names()
     spec = ConsumerSpec(queue, exchange, ("thing.*",), max_attempts=4, backoff_seconds=(0.05,))
@@ -161,8 +168,7 @@ async def test_outbox_survives_a_broker_outage_and_delivers_once_back(
         assert uuid.UUID(seen[0]["event_id"])
     finally:
         await relay.stop()
-    async with db.platform_tx() as conn:
-        assert await conn.fetchval(f"SELECT count(*) FROM {schema}.outbox WHERE sent_time IS NULL") == 0
+    assert await _unsent(db, schema) == 0
 
 
 async def test_notify_wakes_the_relay_which_publishes_a_batch_in_order_and_marks_it_sent(
@@ -179,8 +185,7 @@ async def test_notify_wakes_the_relay_which_publishes_a_batch_in_order_and_marks
                 await outbox.add(conn, schema, exchange=exchange, routing_key="doc.added", payload={"doc": doc})
         await _eventually(lambda: len(seen) == 5)
         assert [s["doc"] for s in seen] == [1, 2, 3, 4, 5]
-    async with db.platform_tx() as conn:
-        assert await conn.fetchval(f"SELECT count(*) FROM {schema}.outbox WHERE sent_time IS NULL") == 0
+    assert await _unsent(db, schema) == 0
 
 
 async def test_an_event_recorded_without_notify_goes_out_when_its_writer_wakes_the_relay(
