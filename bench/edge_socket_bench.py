@@ -269,8 +269,9 @@ async def converse(visitor: Visitor, chat: Chat) -> tuple[int, int]:
     """One visitor's questions, each read to its end; (failed, unfinished)."""
     rng = random.Random()
     end = time.monotonic() + chat.duration
+    delay = first_pause(rng, chat.answer, chat.think)
     # A visitor still thinking when the window closes stops then, not when the thought would have ended.
-    await asyncio.sleep(min(first_pause(rng, chat.answer, chat.think), chat.duration if chat.think else chat.answer))
+    await asyncio.sleep(min(delay, chat.duration) if chat.think else delay)
     failed = unfinished = 0
     for asked in itertools.count():
         if not chat.think:
