@@ -105,15 +105,13 @@ async def test_visitor_identity(stack: Stack, bots: chatbot_pb2_grpc.ChatbotServ
     assert again.visitor_id == fresh.visitor_id
     assert not again.visitor_verified
 
-    # Claiming an identity without a signature is refused, so is a signature while the bot has no secret.
-    await expect_error(
-        bots.ResolveEmbed(_request(bot.embed_id, origin=origin, visitor_id="user-42"), metadata=md), UNAUTHENTICATED
-    )
-    await expect_error(
-        bots.ResolveEmbed(_request(bot.embed_id, origin=origin, visitor_id="anon_not-a-uuid"), metadata=md),
-        INVALID,
-        fields={"visitor_id"},
-    )
+    # An identity claimed without a signature is treated as anonymous: a fresh anonymous id, never the claim.
+    for claim in ("user-42", "anon_not-a-uuid", fresh.visitor_id.upper()):
+        unsigned = await bots.ResolveEmbed(_request(bot.embed_id, origin=origin, visitor_id=claim), metadata=md)
+        assert visitor_identity.is_anonymous_id(unsigned.visitor_id), claim
+        assert unsigned.visitor_id not in {claim, fresh.visitor_id}
+        assert not unsigned.visitor_verified
+    # A signature while the bot has no secret is refused.
     await expect_error(
         bots.ResolveEmbed(
             # Signed with an empty key: what a bot without a secret would accept if it checked against one.

@@ -63,7 +63,9 @@ export class ChatClient {
     private readonly options: ChatOptions,
     private readonly on: ChatHandlers,
   ) {
-    this.visitorId = options.visitorId || anonymousVisitorId();
+    // An unsigned id from the page is anonymous to the edge (it answers with a fresh anon_ id), so only a signed
+    // one is presented; otherwise this browser's own anonymous id keeps the visitor's conversation across pages.
+    this.visitorId = (options.visitorSignature && options.visitorId) || anonymousVisitorId();
     this.conversation = conversationOf(options.embedId);
     this.socket = io(`${options.edge}/widget`, {
       transports: ["websocket", "polling"],

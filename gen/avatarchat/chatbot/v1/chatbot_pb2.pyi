@@ -1321,8 +1321,9 @@ class ResolveEmbedRequest(_message.Message):
     """
     visitor_signature: _builtins.str
     """Lowercase hex HMAC-SHA256 of visitor_id with the chatbot's visitor secret; empty for
-    anonymous visitors. A wrong signature answers UNAUTHENTICATED. Unsigned ids must start with
-    "anon_" so signed identities cannot be claimed without the secret.
+    anonymous visitors. A wrong signature answers UNAUTHENTICATED. An unsigned id other than an
+    issued anonymous one is treated as anonymous: the visitor gets a fresh "anon_" id, so a
+    signed identity cannot be claimed without the secret.
     """
     def __init__(
         self,
