@@ -26,7 +26,7 @@ from services.runtime.sealing import Sealer
 log = logging.getLogger(__name__)
 
 #: Providers a tenant may bring its own key for; operators' own compatible servers stay platform settings.
-TENANT_PROVIDERS = ("anthropic", "gemini", "openai")
+TENANT_PROVIDERS = ("anthropic", "gemini", "openai", "vertex")
 COLLECTION = "providerCredentials"
 _STAMP_PREFIX = "ai:credentials:stamp:"
 #: Where every set or delete publishes the tenant's id (as text).

@@ -97,6 +97,9 @@ DEFAULT_PRICE_TABLE = PriceTable(
             ("gemini", "gemini-2.5-flash"): _usd("0.30", "2.50"),
             ("gemini", "gemini-2.5-flash-lite"): _usd("0.10", "0.40"),
             ("gemini", "gemini-2.0-flash"): _usd("0.10", "0.40"),
+            # Vertex AI's list prices for these two equal the Gemini API's (its gemini-2.0-flash does not).
+            ("vertex", "gemini-2.5-flash"): _usd("0.30", "2.50"),
+            ("vertex", "gemini-2.5-flash-lite"): _usd("0.10", "0.40"),
         }
     ),
 )

@@ -47,6 +47,7 @@ def provider_configs(settings: AiSettings) -> list[ProviderConfig]:
             default_model=p.default_model,
             kind=ProviderKind(p.kind),
             read_timeout=settings.ai_first_token_timeout_seconds,
+            location=p.location,
         )
         for p in settings.ai_providers
     ]

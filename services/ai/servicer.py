@@ -228,7 +228,7 @@ class AiServicer(ai_pb2_grpc.AiServiceServicer):
         """Seals and stores the tenant's key for a provider; the response describes it without the key."""
         tenant_id, provider = credential(request.name)
         checks = Checks()
-        api_key(checks, request.api_key)
+        api_key(checks, request.api_key, provider)
         url = base_url(checks, request.base_url)
         checks.done()
         if url:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 
+from services.ai.providers.gemini_provider import VERTEX_ID, service_account_info
 from services.runtime.settings import RuntimeSettings
 
 
@@ -13,15 +14,25 @@ class ProviderSetting(BaseModel):
     """One platform-wide provider, as JSON in AVATARCHAT_AI_PROVIDERS."""
 
     id: str
-    """Provider id a bot's ProviderPreference names: openai, anthropic, gemini."""
+    """Provider id a bot's ProviderPreference names: openai, anthropic, gemini, vertex."""
     api_key: SecretStr = SecretStr("")
-    """Platform-wide key; never logged or returned."""
+    """Platform-wide key; never logged or returned. For vertex: a Vertex AI API key or a service account key's JSON."""
     base_url: str | None = None
     """API root; points the official SDK at a compatible or local server."""
     default_model: str = ""
     """Model used when a preference names none."""
     kind: Literal["cloud", "self_hosted"] = "cloud"
     """Hosted by a vendor or by the operator."""
+    location: str = ""
+    """vertex with a service account key: the Google Cloud region (e.g. us-central1); empty is `global`."""
+
+    @model_validator(mode="after")
+    def _vertex_key_is_readable(self) -> ProviderSetting:
+        """A vertex key that looks like a service account key must be a whole one, found at start-up."""
+        if self.id == VERTEX_ID:
+            # Raises a ValueError naming the missing fields, never quoting the key.
+            service_account_info(self.api_key.get_secret_value())
+        return self
 
 
 class AiSettings(RuntimeSettings):

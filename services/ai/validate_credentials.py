@@ -7,6 +7,7 @@ import uuid
 from urllib.parse import urlsplit
 
 from services.ai.credentials import COLLECTION, TENANT_PROVIDERS
+from services.ai.providers.gemini_provider import VERTEX_ID
 from services.runtime import errors
 from services.runtime.addresses import refused_addresses
 from services.runtime.context import require_tenant_access
@@ -34,7 +35,7 @@ def credential(name: str) -> tuple[uuid.UUID, str]:
     return tenant_id, provider
 
 
-def api_key(checks: Checks, value: str) -> None:
+def api_key(checks: Checks, value: str, provider: str) -> None:
     """1-1024 printable ASCII characters; the description never quotes the value."""
     if not value:
         checks.fail("api_key", "required")
@@ -42,6 +43,9 @@ def api_key(checks: Checks, value: str) -> None:
         checks.fail("api_key", f"at most {MAX_KEY} characters")
     elif not _PRINTABLE.match(value):
         checks.fail("api_key", "printable ASCII characters only, without spaces or line breaks")
+    elif provider == VERTEX_ID and value.startswith("{"):
+        # A service account key names the token endpoint the AI service would call: an operator's setting only.
+        checks.fail("api_key", "a Vertex AI API key; service account keys are platform settings")
 
 
 def base_url(checks: Checks, value: str) -> str:

@@ -21,7 +21,7 @@ AVATAR_PATTERN = "tenants/{tenant}/avatars/{avatar}"
 KNOWLEDGE_BASE_PATTERN = "tenants/{tenant}/knowledgeBases/{knowledge_base}"
 
 #: Provider ids of AiService.ListProviders; the AI service skips unconfigured ones at answer time.
-KNOWN_PROVIDERS = frozenset({"offline", "openai", "anthropic", "gemini"})
+KNOWN_PROVIDERS = frozenset({"offline", "openai", "anthropic", "gemini", "vertex"})
 MAX_PROVIDERS = 5
 MAX_KNOWLEDGE_BASES = 20
 MAX_AVOIDED_TOPICS = 50

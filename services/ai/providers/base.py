@@ -154,7 +154,7 @@ class ProviderConfig:
     """How to reach one hosted or self-hosted model API; per tenant or platform-wide."""
 
     id: str
-    """Provider id, e.g. "openai", "anthropic", "gemini", or an operator's name such as "vllm"."""
+    """Provider id, e.g. "openai", "anthropic", "gemini", "vertex", or an operator's name such as "vllm"."""
     api_key: SecretStr = dataclasses.field(default_factory=lambda: SecretStr(""), repr=False)
     """The API key; SecretStr keeps it out of reprs and logs, and it is never returned by an API."""
     base_url: str | None = None
@@ -169,6 +169,8 @@ class ProviderConfig:
     """Seconds allowed between two pieces of the stream (and to the first one)."""
     max_retries: int = 0
     """SDK retries before failing over; 0 because the failover chain is the retry and latency matters."""
+    location: str = ""
+    """Google Cloud region of a Vertex AI provider with a service account key; empty is `global`."""
 
     def with_key(self, api_key: str) -> ProviderConfig:
         """The same provider with a tenant's own key."""

@@ -9,7 +9,7 @@ from avatarchat.ai.v1 import ai_pb2
 from services.ai.pricing import PriceTable
 from services.ai.providers.anthropic_provider import AnthropicProvider
 from services.ai.providers.base import Provider, ProviderConfig, ProviderKind
-from services.ai.providers.gemini_provider import GeminiProvider
+from services.ai.providers.gemini_provider import VERTEX_ID, GeminiProvider
 from services.ai.providers.offline import OFFLINE_ID, OFFLINE_LABEL, OFFLINE_MODEL
 from services.ai.providers.openai_provider import OpenAIProvider
 
@@ -61,6 +61,13 @@ _VENDORS: dict[str, tuple[str, tuple[ModelInfo, ...]]] = {
             ModelInfo("gemini-2.5-flash-lite", "Gemini 2.5 Flash-Lite", 1_048_576),
         ),
     ),
+    VERTEX_ID: (
+        "Google Vertex AI",
+        (
+            ModelInfo("gemini-2.5-flash", "Gemini 2.5 Flash", 1_048_576),
+            ModelInfo("gemini-2.5-flash-lite", "Gemini 2.5 Flash-Lite", 1_048_576),
+        ),
+    ),
 }
 OFFLINE_INFO = ProviderInfo(
     id=OFFLINE_ID,
@@ -74,10 +81,10 @@ OFFLINE_INFO = ProviderInfo(
 
 
 def build_provider(config: ProviderConfig) -> Provider:
-    """The provider for a config: Anthropic and Gemini by id, anything else speaks the OpenAI API."""
+    """The provider for a config: Anthropic, Gemini and Vertex AI by id, anything else speaks the OpenAI API."""
     if config.id == "anthropic":
         return AnthropicProvider(config)
-    if config.id == "gemini":
+    if config.id in ("gemini", VERTEX_ID):
         return GeminiProvider(config)
     return OpenAIProvider(config)
 

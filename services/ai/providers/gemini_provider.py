@@ -1,14 +1,23 @@
-"""Gemini streamGenerateContent (alt=sse) through the official google-genai SDK."""
+"""Gemini streamGenerateContent (alt=sse) through the official google-genai SDK: the Gemini API or Vertex AI.
+
+The provider id `vertex` is Google Vertex AI, the same SDK with `vertexai=True`. Its key is either a Vertex AI
+API key (express mode) or a service account key (the JSON file Google Cloud issues), whose project it runs in,
+in the config's region; the SDK exchanges the service account key for short-lived access tokens (google-auth).
+"""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any
 
 import httpx2
 from google import genai
+from google.auth import exceptions as auth_errors
 from google.genai import errors as genai_errors
 from google.genai import types
+from google.oauth2 import service_account
 
 from services.ai.providers import errors
 from services.ai.providers.base import (
@@ -22,6 +31,10 @@ from services.ai.providers.base import (
 
 #: Request header that tags a stream's HTTP request so its response can be closed; stripped before sending.
 _STREAM_TAG = "x-avatarchat-stream"
+VERTEX_ID = "vertex"
+_CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+#: The fields of a service account key file that Vertex AI needs.
+_SERVICE_ACCOUNT_FIELDS = ("project_id", "private_key", "client_email", "token_uri")
 
 _FINISH = {
     types.FinishReason.STOP: FinishReason.STOP,
@@ -51,12 +64,12 @@ class GeminiProvider:
             event_hooks={"request": [self._untag], "response": [self._remember]},
         )
         self._client = genai.Client(
-            # A key is always passed: with none the SDK would read GOOGLE_API_KEY from the environment.
-            api_key=config.api_key.get_secret_value() or "unused",
+            **_credentials(config),
             http_options=types.HttpOptions(
                 base_url=config.base_url,
-                # v1beta is where the Gemini API documents systemInstruction for streamGenerateContent.
-                api_version="v1beta",
+                # v1beta is where the Gemini API documents systemInstruction for streamGenerateContent; Vertex AI
+                # keeps the SDK's own (v1beta1).
+                api_version=None if config.id == VERTEX_ID else "v1beta",
                 timeout=int(config.read_timeout * 1000),
                 httpx_async_client=self._http,
                 retry_options=types.HttpRetryOptions(attempts=config.max_retries + 1),
@@ -108,7 +121,13 @@ class GeminiProvider:
                         if part.text and not part.thought:
                             partial.append(part.text)
                             yield TextDelta(part.text)
-        except (genai_errors.APIError, genai_errors.ContinuationInterruptedError, httpx2.HTTPError, ValueError) as exc:
+        except (
+            genai_errors.APIError,
+            genai_errors.ContinuationInterruptedError,
+            auth_errors.GoogleAuthError,
+            httpx2.HTTPError,
+            ValueError,
+        ) as exc:
             raise self._error(exc, partial) from None
         finally:
             response = self._open.pop(tag, None)
@@ -142,6 +161,9 @@ class GeminiProvider:
             status = exc.code if isinstance(exc.code, int) else None
             reason = errors.reason_for_status(status or 500)
             message = f"HTTP {status} {exc.status or ''}: {exc.message or ''}".replace(" :", ":")
+        elif isinstance(exc, auth_errors.GoogleAuthError):
+            # The token endpoint's answer may quote the request; the reason is enough to act on.
+            reason, message = errors.REASON_AUTH, f"no access token for the service account: {type(exc).__name__}"
         elif isinstance(exc, httpx2.TimeoutException):
             reason, message = errors.REASON_TIMEOUT, "timed out"
         elif isinstance(exc, (httpx2.HTTPError, genai_errors.ContinuationInterruptedError)):
@@ -150,3 +172,39 @@ class GeminiProvider:
             reason, message = errors.REASON_MALFORMED, "unreadable event in the stream"
         message = errors.redact(message, self._config.api_key.get_secret_value())
         return errors.failure(self.id, reason, message, partial, status_code=status)
+
+
+def service_account_info(key: str) -> dict[str, Any] | None:
+    """The service account key file a Vertex AI key holds, or None for an API key; ValueError names what is wrong."""
+    if not key.lstrip().startswith("{"):
+        return None
+    try:
+        info: dict[str, Any] = json.loads(key)
+    except json.JSONDecodeError:
+        raise ValueError("a Vertex AI service account key must be the key file's JSON") from None
+    missing = [f for f in _SERVICE_ACCOUNT_FIELDS if not isinstance(info, dict) or not info.get(f)]
+    if missing or info.get("type") != "service_account":
+        raise ValueError(
+            "a Vertex AI service account key needs type service_account and " + ", ".join(_SERVICE_ACCOUNT_FIELDS)
+        )
+    return info
+
+
+def _credentials(config: ProviderConfig) -> dict[str, Any]:
+    """The SDK's authentication arguments: a Gemini API key, a Vertex AI API key, or a service account."""
+    # A key is always passed: with none the SDK would read GOOGLE_API_KEY (or Google's default credentials).
+    key = config.api_key.get_secret_value() or "unused"
+    if config.id != VERTEX_ID:
+        return {"api_key": key}
+    info = service_account_info(key)
+    if info is None:
+        return {"vertexai": True, "api_key": key}
+    credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
+        info, scopes=[_CLOUD_PLATFORM_SCOPE]
+    )
+    return {
+        "vertexai": True,
+        "credentials": credentials,
+        "project": info["project_id"],
+        "location": config.location or "global",
+    }

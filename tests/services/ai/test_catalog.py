@@ -24,11 +24,12 @@ def test_offline_comes_first_with_its_label_and_configured_providers_before_the_
         ),
     ]
     providers = list_providers(configs)
-    assert [p.id for p in providers] == ["offline", "openai", "vllm", "anthropic", "gemini"]
+    assert [p.id for p in providers] == ["offline", "openai", "vllm", "anthropic", "gemini", "vertex"]
     offline = providers[0]
     assert offline.display_name == "offline extractive (no model)"
     assert (offline.configured, offline.offline_default, offline.kind) == (True, True, ProviderKind.OFFLINE)
-    assert [p.configured for p in providers] == [True, True, True, False, False]
+    assert [p.configured for p in providers] == [True, True, True, False, False, False]
+    assert providers[-1].display_name == "Google Vertex AI"
     assert providers[2].models[0].id == "llama-3.1-8b"
     assert SECRET not in repr(providers)
 
@@ -49,10 +50,16 @@ def test_the_proto_carries_prices_and_no_key() -> None:
 async def test_build_provider_picks_the_sdk_by_id() -> None:
     built = [
         build_provider(ProviderConfig(id=i, api_key=SecretStr(SECRET)))
-        for i in ("openai", "anthropic", "gemini", "ollama")
+        for i in ("openai", "anthropic", "gemini", "vertex", "ollama")
     ]
-    assert [type(p) for p in built] == [OpenAIProvider, AnthropicProvider, GeminiProvider, OpenAIProvider]
-    assert built[3].id == "ollama"
+    assert [type(p) for p in built] == [
+        OpenAIProvider,
+        AnthropicProvider,
+        GeminiProvider,
+        GeminiProvider,
+        OpenAIProvider,
+    ]
+    assert [p.id for p in built] == ["openai", "anthropic", "gemini", "vertex", "ollama"]
     for provider in built:
         assert SECRET not in repr(provider)
         await provider.aclose()

@@ -310,6 +310,8 @@ BAD_INPUT = [
     ("spaces", "openai", "sk-valid-key", "https://models.example/v 1", {"base_url"}),
     ("oversized URL", "openai", "sk-valid-key", "https://models.example/" + "a" * 2100, {"base_url"}),
     ("key and URL both wrong", "anthropic", "", "mailto:x@example.com", {"api_key", "base_url"}),
+    # A service account key file names the token endpoint the AI service would call.
+    ("vertex service account key", "vertex", '{"token_uri":"http://10.0.0.1/token"}', "", {"api_key"}),
 ]
 
 

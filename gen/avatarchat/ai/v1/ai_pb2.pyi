@@ -776,7 +776,7 @@ class Provider(_message.Message):
     CONFIGURED_FIELD_NUMBER: _builtins.int
     OFFLINE_DEFAULT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
-    """Stable id, e.g. "offline", "openai", "anthropic", "gemini"; used in provider preferences."""
+    """Stable id, e.g. "offline", "openai", "anthropic", "gemini", "vertex"; used in provider preferences."""
     display_name: _builtins.str
     """Human-readable name."""
     kind: Global___ProviderKind.ValueType
@@ -826,7 +826,7 @@ class ProviderCredential(_message.Message):
     name: _builtins.str
     """`tenants/{tenant}/providerCredentials/{provider}`."""
     provider: _builtins.str
-    """The provider: "openai", "anthropic" or "gemini"."""
+    """The provider: "openai", "anthropic", "gemini" or "vertex"."""
     base_url: _builtins.str
     """API root the key is sent to; empty means the platform's endpoint for the provider (the
     vendor's, unless the operator configured another). For "openai", any OpenAI-compatible
@@ -1592,7 +1592,9 @@ class SetProviderCredentialRequest(_message.Message):
     API_KEY_FIELD_NUMBER: _builtins.int
     BASE_URL_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """`tenants/{tenant}/providerCredentials/{provider}`; provider is "openai", "anthropic" or "gemini"."""
+    """`tenants/{tenant}/providerCredentials/{provider}`; provider is "openai", "anthropic", "gemini"
+    or "vertex" (a Vertex AI API key; service account keys are the operator's setting).
+    """
     api_key: _builtins.str
     """The provider's API key (1-1024 printable ASCII characters). Input only: it is sealed at rest,
     never logged and never returned, not even in part.

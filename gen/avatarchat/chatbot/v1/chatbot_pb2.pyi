@@ -371,7 +371,7 @@ class ProviderPreference(_message.Message):
     MODEL_FIELD_NUMBER: _builtins.int
     TEMPERATURE_FIELD_NUMBER: _builtins.int
     provider: _builtins.str
-    """Provider id from AiService.ListProviders, e.g. "openai", "anthropic", "gemini", "offline"."""
+    """Provider id from AiService.ListProviders, e.g. "openai", "anthropic", "gemini", "vertex", "offline"."""
     model: _builtins.str
     """Model id of that provider; empty means the provider's default model."""
     temperature: _builtins.float
