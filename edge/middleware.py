@@ -29,6 +29,11 @@ UPSTREAM_SECONDS = "upstream_seconds"
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
+def request_id_or_new(incoming: str) -> str:
+    """A caller's id when it is short and plain, else a fresh one (the rule for Socket.io events too)."""
+    return incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
+
+
 class RequestIdMiddleware:
     """Takes the caller's X-Request-Id (or makes one), exposes it to handlers and logs, and echoes it.
 
@@ -45,8 +50,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        incoming = Headers(scope=scope).get(REQUEST_ID, "")
-        request_id = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
+        request_id = request_id_or_new(Headers(scope=scope).get(REQUEST_ID, ""))
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         token = request_id_var.set(request_id)

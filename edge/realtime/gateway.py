@@ -12,7 +12,7 @@ import grpc
 from avatarchat.auth.v1 import auth_pb2, auth_pb2_grpc
 from avatarchat.chatbot.v1 import chatbot_pb2, chatbot_pb2_grpc
 from avatarchat.conversation.v1 import conversation_pb2, conversation_pb2_grpc
-from services.runtime.clients import Clients
+from services.runtime.clients import Clients, with_request_id
 from services.runtime.tokens import ServiceTokens
 
 #: A visitor token is renewed when it has less than this left, so no call fails on expiry mid-session.
@@ -33,12 +33,9 @@ class VisitorToken:
         """Whether the token outlives the renewal margin."""
         return self.expires_at - time.time() > _RENEW_SECONDS
 
-    def metadata(self, request_id: str = "") -> tuple[tuple[str, str], ...]:
+    def metadata(self) -> tuple[tuple[str, str], ...]:
         """Call metadata that authenticates the visitor."""
-        pairs = [("authorization", f"Bearer {self.token}")]
-        if request_id:
-            pairs.append(("x-request-id", request_id))
-        return tuple(pairs)
+        return (("authorization", f"Bearer {self.token}"),)
 
 
 def tenant_of(chatbot: str) -> uuid.UUID:
@@ -47,7 +44,13 @@ def tenant_of(chatbot: str) -> uuid.UUID:
 
 
 class Gateway:
-    """Typed stubs of the services the widget reaches; the edge's own calls carry a service token."""
+    """Typed stubs of the services the widget reaches; the edge's own calls carry a service token.
+
+    The channels keep the propagating interceptor (services/runtime/clients.py): every unary call gets the
+    socket event's request id (set by the namespace) and the deadline `call_timeout_seconds`; the one stream,
+    SendMessage, passes both itself. A socket event's few calls do not need the REST path's interceptor-free
+    channels.
+    """
 
     def __init__(self, clients: Clients, tokens: ServiceTokens) -> None:
         self._tokens = tokens
@@ -107,7 +110,9 @@ class Gateway:
         self, token: VisitorToken, request: conversation_pb2.SendMessageRequest, timeout: float
     ) -> AsyncIterator[conversation_pb2.SendMessageResponse]:
         """The answer stream of one visitor message."""
-        call = self._conversations.SendMessage(request, metadata=token.metadata(request.request_id), timeout=timeout)
+        # Passed here, not by the interceptor: grpc.aio files an interceptor of several kinds under unary-unary only.
+        metadata = with_request_id(token.metadata())
+        call = self._conversations.SendMessage(request, metadata=metadata, timeout=timeout)
         return call.__aiter__()
 
     async def messages(self, token: VisitorToken, conversation: str) -> list[conversation_pb2.Message]:

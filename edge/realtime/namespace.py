@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
 import socketio
 
+from edge.middleware import request_id_or_new
 from edge.realtime.hub import Refused, WidgetHub
 from edge.realtime.protocol import ProtocolError, parse_handshake, parse_interaction, parse_send
+from services.runtime.context import request_id_var
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +50,18 @@ class WidgetNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
-        """Dispatches `a:b` to `on_a_b` with exactly one payload; errors become `error` events."""
+        """Dispatches `a:b` to `on_a_b` with exactly one payload; errors become `error` events.
+
+        Each event gets its own request id, as RequestIdMiddleware gives each HTTP exchange: the gateway's
+        channels put it on every upstream call (services/runtime/clients.py) and the logs carry it.
+        """
+        token = request_id_var.set(uuid.uuid4().hex)
+        try:
+            return await self._dispatch(event, *args)
+        finally:
+            request_id_var.reset(token)
+
+    async def _dispatch(self, event: str, *args: Any) -> Any:
         handler = getattr(self, "on_" + event.replace(":", "_"), None) if event else None
         if event in ("connect", "disconnect"):
             return await handler(*args) if handler is not None else None
@@ -106,7 +120,10 @@ class WidgetNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def on_message_send(self, sid: str, payload: object) -> dict[str, Any]:
         """`message:send` → CreateConversation (first time) and SendMessage; acks with the answer's id."""
-        return await self._hub.send(sid, parse_send(payload))
+        request = parse_send(payload)
+        if request.client_message_id:  # the answer's events carry it too, so the widget's id finds the logs
+            request_id_var.set(request_id_or_new(request.client_message_id))
+        return await self._hub.send(sid, request)
 
     async def on_typing_start(self, sid: str, payload: object) -> None:
         """`typing:start`, relayed to the conversation room."""

@@ -63,12 +63,13 @@ def _details(details: grpc.aio.ClientCallDetails, default_timeout: float) -> grp
     )
 
 
-class PropagatingInterceptor(
-    grpc.aio.UnaryUnaryClientInterceptor,
-    grpc.aio.UnaryStreamClientInterceptor,
-    grpc.aio.StreamUnaryClientInterceptor,
-):
-    """Adds request id, the caller's credential and tenant to outgoing calls, and a default deadline."""
+class PropagatingInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
+    """Adds request id, the caller's credential and tenant to outgoing unary calls, and a default deadline.
+
+    Unary calls only: grpc.aio files an interceptor under the first call kind it implements, so one class for
+    several kinds never sees the others. Stream calls pass their metadata (`with_request_id`) and a deadline
+    (`STREAM_TIMEOUT_SECONDS` at most) themselves; each is a single call site.
+    """
 
     def __init__(self, unary_timeout: float) -> None:
         self._unary_timeout = unary_timeout
@@ -79,26 +80,12 @@ class PropagatingInterceptor(
         """Unary calls get the unary default deadline."""
         return await continuation(_details(client_call_details, self._unary_timeout), request)
 
-    async def intercept_unary_stream(
-        self, continuation: Callable[..., Any], client_call_details: grpc.aio.ClientCallDetails, request: Any
-    ) -> Any:
-        """Server streams get the long stream deadline."""
-        return await continuation(_details(client_call_details, STREAM_TIMEOUT_SECONDS), request)
-
-    async def intercept_stream_unary(
-        self,
-        continuation: Callable[..., Any],
-        client_call_details: grpc.aio.ClientCallDetails,
-        request_iterator: Any,
-    ) -> Any:
-        """Client streams (uploads) get the long stream deadline."""
-        return await continuation(_details(client_call_details, STREAM_TIMEOUT_SECONDS), request_iterator)
-
 
 def open_channel(
     target: str, *, unary_timeout: float = 10.0, extra_interceptors: Sequence[Any] = (), propagate: bool = True
 ) -> grpc.aio.Channel:
-    """An insecure loopback/mesh channel (Istio adds mTLS in a cluster) with retries and propagation.
+    """An insecure loopback/mesh channel (Istio adds mTLS in a cluster) with retries and, for unary calls,
+    propagation.
 
     `propagate=False` leaves the interceptor out, for callers that pass metadata and a deadline on every
     call themselves: grpc.aio runs each intercepted call as an extra task, which costs a busy caller time.

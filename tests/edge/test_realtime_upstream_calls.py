@@ -1,0 +1,150 @@
+"""What the widget's gRPC calls carry upstream: one request id per socket event, and a deadline on every call.
+
+The edge talks to the real chatbot and auth services and to FakeConversations through a recording proxy,
+which sees each call's metadata and remaining deadline as the service does.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from avatarchat.auth.v1 import auth_pb2
+from avatarchat.chatbot.v1 import chatbot_pb2
+from avatarchat.conversation.v1 import conversation_pb2
+from tests.edge.conftest import edge_settings_for
+from tests.edge.recording_proxy import RecordingProxy, SeenCall, serve_recording_proxy
+from tests.edge.widget_harness import (
+    Bot,
+    FakeConversations,
+    RunningFullEdge,
+    create_widget_bot,
+    rejoin,
+    serve_full_edge,
+    widget,
+)
+from tests.services.conftest import Stack
+
+#: The unary deadline of the edge under test; short, so a stalled call ends the test quickly.
+CALL_SECONDS = 5.0
+#: gRPC sends a deadline rounded up, so a service may see a little more than the caller set.
+ROUNDING_SECONDS = 1.0
+_FRESH_ID = re.compile(r"[0-9a-f]{32}")
+
+
+@dataclass
+class ProxiedEdge:
+    """A full edge whose chatbot, auth and conversation upstreams are behind one recording proxy."""
+
+    edge: RunningFullEdge
+    proxy: RecordingProxy
+
+
+@pytest.fixture(scope="module")
+async def proxied(stack: Stack, fake_conversations: tuple[FakeConversations, str]) -> AsyncIterator[ProxiedEdge]:
+    """The proxy in front of the stack's chatbot and auth services and the fake conversations, and its edge."""
+    targets = {
+        chatbot_pb2.DESCRIPTOR.services_by_name["ChatbotService"].full_name: stack.settings.address_of("chatbot"),
+        auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name: stack.settings.address_of("auth"),
+        conversation_pb2.DESCRIPTOR.services_by_name["ConversationService"].full_name: fake_conversations[1],
+    }
+    async with serve_recording_proxy(targets) as (proxy, address):
+        settings = edge_settings_for(
+            stack.settings,
+            service_addresses={"chatbot": address, "auth": address, "conversation": address},
+            socketio_channel=f"test-sio-{uuid.uuid4().hex}",
+            widget_key_prefix=f"test-widget:{uuid.uuid4().hex}",
+            call_timeout_seconds=CALL_SECONDS,
+        )
+        async with serve_full_edge(settings) as edge:
+            yield ProxiedEdge(edge, proxy)
+
+
+def _event_calls(proxied: ProxiedEdge, methods: set[str]) -> list[SeenCall]:
+    """The calls of these RPCs since the last clear, each checked for a deadline within the configured one."""
+    calls = [c for c in proxied.proxy.seen if c.method in methods]
+    assert {c.method for c in calls} == methods, proxied.proxy.seen
+    settings = proxied.edge.settings
+    for call in calls:
+        limit = settings.stream_timeout_seconds if call.method == "SendMessage" else settings.call_timeout_seconds
+        assert call.time_remaining is not None, call
+        assert 0 < call.time_remaining <= limit + ROUNDING_SECONDS, call
+    return calls
+
+
+def _one_request_id(calls: list[SeenCall]) -> str:
+    """The x-request-id every call of one socket event carried (they must agree)."""
+    ids = {c.metadata.get("x-request-id", "") for c in calls}
+    assert len(ids) == 1, calls
+    assert "" not in ids, calls
+    return ids.pop()
+
+
+async def test_every_realtime_upstream_call_carries_its_events_request_id_and_a_deadline(
+    proxied: ProxiedEdge, stack: Stack
+) -> None:
+    """Connect, message:send, resume and conversation:end: one x-request-id per event on every call, and a deadline."""
+    # A bot of its own: the edge caches a bot's greeting, and the first connect must fetch it.
+    widget_bot = await create_widget_bot(stack, await stack.new_tenant("widget-request-ids"))
+    proxy = proxied.proxy
+    url = proxied.edge.url
+    proxy.seen.clear()
+    async with widget(url, {"embedId": widget_bot.embed_id}) as w:
+        [session] = await w.wait_for("session")
+        connect = _one_request_id(_event_calls(proxied, {"ResolveEmbed", "IssueVisitorToken", "GetEmbedConfig"}))
+        assert _FRESH_ID.fullmatch(connect)
+
+        proxy.seen.clear()
+        ack = await w.call("message:send", {"text": "hello there", "clientMessageId": "client-msg-1"})
+        assert ack["ok"] is True, ack
+        await w.wait_for("stream:end")
+        # The visitor's own id for the message is the request id, so the answer's events and logs line up.
+        assert _one_request_id(_event_calls(proxied, {"CreateConversation", "SendMessage"})) == "client-msg-1"
+
+        proxy.seen.clear()
+        again = await w.call("message:send", {"text": "and again"})
+        assert again["ok"] is True, again
+        await w.wait_for("stream:end", 2)
+        unnamed = _one_request_id(_event_calls(proxied, {"SendMessage"}))
+        assert _FRESH_ID.fullmatch(unnamed)
+        assert unnamed != connect
+
+        proxy.seen.clear()
+        last_chunk = {"messageId": ack["messageId"], "index": 0}
+        async with widget(url, rejoin(widget_bot, session, ack, lastChunk=last_chunk)) as resumed:
+            await resumed.wait_for("message:receive")
+        resume = _one_request_id(
+            _event_calls(proxied, {"ResolveEmbed", "IssueVisitorToken", "GetConversation", "ListMessages"})
+        )
+        assert resume not in (connect, unnamed)
+
+        proxy.seen.clear()
+        assert (await w.call("conversation:end"))["ok"] is True
+        ended = _one_request_id(_event_calls(proxied, {"EndConversation"}))
+        assert ended not in (connect, unnamed, resume)
+
+
+async def test_an_upstream_that_never_answers_fails_the_event_at_its_deadline(
+    proxied: ProxiedEdge, widget_bot: Bot
+) -> None:
+    """A CreateConversation that never answers ends in a failed ack and an `error` event, not a hung socket."""
+    proxy = proxied.proxy
+    async with widget(proxied.edge.url, {"embedId": widget_bot.embed_id}) as w:
+        await w.wait_for("session")
+        proxy.stalled.add("CreateConversation")
+        try:
+            # Generous next to CALL_SECONDS: only a missing deadline lets this run out.
+            ack = await w.call("message:send", {"text": "anyone there?"}, within=30 + CALL_SECONDS)
+        finally:
+            proxy.stalled.discard("CreateConversation")
+        [error] = await w.wait_for("error")
+    expected = {"code": "UNAVAILABLE", "message": "the chat service is unavailable, try again"}
+    assert ack == {"ok": False, "error": expected}
+    assert error == expected
+    [stalled] = proxy.calls("CreateConversation")[-1:]
+    assert stalled.time_remaining is not None
+    assert stalled.time_remaining <= CALL_SECONDS + ROUNDING_SECONDS
