@@ -7,7 +7,7 @@ import hmac
 import secrets
 
 from edge.realtime.namespace import page_origin
-from tests.edge.widget_harness import Bot, RunningFullEdge, create_widget_bot, widget
+from tests.edge.widget_harness import ORIGIN, Bot, RunningFullEdge, create_widget_bot, widget
 from tests.services.conftest import Stack
 
 
@@ -106,3 +106,21 @@ def test_page_origin_falls_back_to_the_referer() -> None:
     assert page_origin({"HTTP_REFERER": "http://127.0.0.1:3008/demo?x=1"}) == "http://127.0.0.1:3008"
     assert page_origin({"HTTP_REFERER": "javascript:alert(1)"}) == ""
     assert page_origin({}) == ""
+
+
+async def test_excluded_page_is_refused_as_not_visible(widget_edge: RunningFullEdge, stack: Stack) -> None:
+    """A page whose path the placement excludes is refused NOT_VISIBLE, by auth.pageUrl or by Referer."""
+    bot = await create_widget_bot(stack, await stack.new_tenant("widget-paths"), exclude_paths=("/checkout/**",))
+    excluded = f"{ORIGIN}/checkout/pay?step=2"
+    async with widget(widget_edge.url, {"embedId": bot.embed_id, "pageUrl": excluded}, expect_refusal=True) as w:
+        assert not w.client.connected
+        assert w.refused == {"code": "NOT_VISIBLE", "message": "the widget does not show on this page now"}
+        assert not w.of("session")
+    # Without auth.pageUrl the page URL is the handshake's Referer.
+    async with widget(widget_edge.url, {"embedId": bot.embed_id}, referer=excluded, expect_refusal=True) as w:
+        assert w.refused == {"code": "NOT_VISIBLE", "message": "the widget does not show on this page now"}
+    async with widget(widget_edge.url, {"embedId": bot.embed_id, "pageUrl": f"{ORIGIN}/shop/item"}) as w:
+        [session] = await w.wait_for("session")
+    assert session["chatbot"] == bot.name
+    async with widget(widget_edge.url, {"embedId": bot.embed_id}, referer=f"{ORIGIN}/checkout-help") as w:
+        await w.wait_for("session")

@@ -81,6 +81,7 @@ async def create_widget_bot(
     account: Account,
     greeting: str = "Hi there!",
     allowed_domains: tuple[str, ...] = ("shop.widget.example", "127.0.0.1"),
+    exclude_paths: tuple[str, ...] = (),
 ) -> Bot:
     """Creates a chatbot allowed on ORIGIN (unless told other domains) and gives it a visitor secret."""
     bots = chatbot_pb2_grpc.ChatbotServiceStub(stack.channel("chatbot"))
@@ -90,7 +91,9 @@ async def create_widget_bot(
             chatbot=chatbot_pb2.Chatbot(
                 display_name="Ava",
                 personality=chatbot_pb2.Personality(greeting=greeting),
-                placement=chatbot_pb2.Placement(allowed_domains=list(allowed_domains)),
+                placement=chatbot_pb2.Placement(
+                    allowed_domains=list(allowed_domains), exclude_paths=list(exclude_paths)
+                ),
             ),
         ),
         metadata=account.metadata,
@@ -141,9 +144,12 @@ def rejoin(bot: Bot, session: dict[str, Any], ack: dict[str, Any], **extra: Any)
 
 @asynccontextmanager
 async def widget(
-    url: str, auth: dict[str, Any], origin: str = ORIGIN, *, expect_refusal: bool = False
+    url: str, auth: dict[str, Any], origin: str = ORIGIN, *, referer: str = "", expect_refusal: bool = False
 ) -> AsyncIterator[Widget]:
     """A connected widget socket (or, with expect_refusal, one whose refusal is in `.refused`)."""
+    headers = {"Origin": origin} if origin else {}
+    if referer:
+        headers["Referer"] = referer
     client = socketio.AsyncClient(reconnection=False)
     recorder = Widget(client)
 
@@ -162,7 +168,7 @@ async def widget(
             namespaces=[NAMESPACE],
             transports=["websocket"],
             auth=auth,
-            headers={"Origin": origin} if origin else {},
+            headers=headers,
             wait_timeout=10,
         )
     except socketio.exceptions.ConnectionError:
