@@ -1,4 +1,5 @@
-"""The rate limiter against a real Redis: leased blocks, exact limits and headers, several processes, failing open."""
+"""The rate limiter against a real Redis: leased blocks, exact limits and headers, several processes, failing open;
+and the address ceiling through a served edge."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from redis.exceptions import RedisError
 
 from edge.ratelimit import MAX_BLOCK, NEAR_BLOCKS, Bucket, Pending, Quota, RateLimiter
 from tests.conftest import TEST_REDIS_URL, free_port
+from tests.edge.conftest import RunningEdge, edge_settings_for, serve_edge
+from tests.services.conftest import Stack
 
 
 @pytest.fixture
@@ -211,3 +214,39 @@ async def test_rate_limiter_fails_open_when_redis_never_answers() -> None:
         await client.aclose()
         server.close()
         await server.wait_closed()
+
+
+async def test_callers_with_their_own_buckets_share_their_address_ceiling(stack: Stack) -> None:
+    """Distinct API keys and a verified user from one address get 429 at the address ceiling; other addresses do not."""
+    settings = edge_settings_for(
+        stack.settings,
+        rate_limit_window_seconds=86_400,
+        rate_limit_address=4,
+        rate_limit_api_key=100,
+        rate_limit_user=100,
+    )
+    # The test client is the trusted proxy (forwarded_allow_ips), so X-Forwarded-For names the client address.
+    crowded, elsewhere = {"x-forwarded-for": "203.0.113.7"}, {"x-forwarded-for": "203.0.113.8"}
+    account = await stack.new_tenant("address-ceiling")
+    async with serve_edge(settings) as running:
+        # Invented keys are refused by the services (401), but each is a bucket of its own far from its limit.
+        answers = [
+            await running.http.get("/v1/plans", headers={**crowded, "x-api-key": f"ak_{uuid.uuid4().hex}"})
+            for _ in range(4)
+        ]
+        assert [a.status_code for a in answers] == [401] * 4
+        assert [a.headers["ratelimit-remaining"] for a in answers] == ["3", "2", "1", "0"]
+        assert {a.headers["ratelimit-limit"] for a in answers} == {"4"}
+        another_key = await running.http.get("/v1/plans", headers={**crowded, "x-api-key": f"ak_{uuid.uuid4().hex}"})
+        user = await running.http.get(f"/v1/{account.tenant}", headers={**crowded, **RunningEdge.bearer(account)})
+        for refused in (another_key, user):
+            assert refused.status_code == 429, refused.text
+            assert refused.json()["error"]["details"][0]["reason"] == "RATE_LIMITED"
+            assert (refused.headers["ratelimit-limit"], refused.headers["ratelimit-remaining"]) == ("4", "0")
+            assert int(refused.headers["retry-after"]) == int(refused.headers["ratelimit-reset"]) > 0
+        same_user = await running.http.get(
+            f"/v1/{account.tenant}", headers={**elsewhere, **RunningEdge.bearer(account)}
+        )
+        assert same_user.status_code == 200, same_user.text
+        assert same_user.headers["ratelimit-limit"] == "4"
+        assert same_user.headers["ratelimit-remaining"] == "3"
