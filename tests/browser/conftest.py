@@ -1,4 +1,5 @@
-"""The real platform for end-to-end browser tests: every runnable service, the knowledge worker, the full edge.
+"""Headless Chromium for the widget's browser tests, and the real platform for the end-to-end ones: every
+runnable service, the knowledge worker, the full edge.
 
 The services get their own free ports (not the session `settings` addresses), so this stack never
 collides with the ones tests/services and tests/edge start in the same run. The chatbot service's
@@ -13,10 +14,12 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from avatarchat.auth.v1 import auth_pb2_grpc
 from avatarchat.chatbot.v1 import chatbot_pb2, chatbot_pb2_grpc
@@ -35,6 +38,46 @@ from tests.services.conftest import Account, Stack
 from tests.services.knowledge.service_env import Knowledge, delete_topology, knowledge_settings
 
 FAQ_TITLE = "avatarchat FAQ"
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+]
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    """Synchronous Playwright for the widget tests against the scripted edge."""
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    """Debian's Chromium, headless, WebGL on SwiftShader."""
+    b = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh context (empty localStorage) whose page must end without uncaught script errors."""
+    context = browser.new_context(viewport={"width": 1100, "height": 800})
+    p = context.new_page()
+    errors: list[str] = []
+    p.on("pageerror", lambda error: errors.append(str(error)))
+    yield p
+    context.close()
+    assert errors == []
 
 
 @dataclass

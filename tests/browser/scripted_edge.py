@@ -7,7 +7,7 @@ import asyncio
 import importlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,15 +35,50 @@ CITATION = {
 }
 #: The scripted answer, as the chunks the edge streams; "**there**" checks Markdown, [1] a citation.
 ANSWER_CHUNKS = ("Hello ", "**there**", ", orders ship fast [1].")
+#: A visitor message the bot takes its time over: a pause before the first chunk, then a slow answer whose every
+#: chunk carries its mouth shapes and no gesture, so the avatar's talk loop and lip sync have seconds to show.
+SLOW_QUESTION = "Take your time"
+SLOW_CHUNKS = ("Well, ", "let me ", "think about ", "that ", "for a ", "moment.")
+SLOW_VOWELS = ("aa", "O", "E")
+SLOW_PAUSE_S = 1.5
+SLOW_CHUNK_S = 0.4
+GREETING = "Hi! Ask me anything."
 CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".wasm": "application/wasm", ".glb": "model/gltf-binary"}
 
 
-def embed_config(model_url: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Embed:
+    """A further bot the scripted edge serves beside EMBED_ID's, for tests of what its config or session decides."""
+
+    model: Path
+    """Its avatar, served at /models/{embed id}.glb."""
+    changes: Mapping[str, Any] = field(default_factory=dict)
+    """Changes to embed_config()'s fields, merged into nested objects; None removes a field."""
+    session_greeting: str = GREETING
+    """The greeting its `session` event carries."""
+    agent_typing: bool = False
+    """A human agent in the conversation room types back while the visitor types (typing:start/stop from "agent")."""
+
+
+def merged(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """`base` with `changes` applied: nested objects merge, None removes a key."""
+    out = dict(base)
+    for key, value in changes.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def embed_config(model_url: str, embed_id: str = EMBED_ID) -> dict[str, Any]:
     """EmbedConfig as the edge's proto JSON renders it (lowerCamelCase, enums by name)."""
     return {
-        "embedId": EMBED_ID,
+        "embedId": embed_id,
         "botName": "Ava Test",
-        "greeting": "Hi! Ask me anything.",
+        "greeting": GREETING,
         "language": "en",
         "avatarModelUrl": model_url,
         "animations": [
@@ -76,9 +111,12 @@ class EdgeLog:
 class WidgetNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     """The `/widget` namespace with a scripted bot: echoes the visitor, then streams one answer."""
 
-    def __init__(self, log: EdgeLog) -> None:
+    def __init__(self, log: EdgeLog, embeds: Mapping[str, Embed]) -> None:
         super().__init__(NAMESPACE)
         self.log = log
+        self.embeds = embeds
+        #: The further embed each socket connected to, if it was one.
+        self.embed_of: dict[str, Embed] = {}
         self.seen: dict[str, str] = {}
         #: Answers cut off by a dropped connection, by message id: (sid, chunks).
         self.cut: dict[str, list[str]] = {}
@@ -92,16 +130,20 @@ class WidgetNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: dict[str, Any] | None) -> None:
         auth = auth or {}
         self.log.auths.append(auth)
-        if auth.get("embedId") != EMBED_ID:
+        embed_id = str(auth.get("embedId", ""))
+        if embed_id != EMBED_ID and embed_id not in self.embeds:
             raise socketio.exceptions.ConnectionRefusedError({"code": "NOT_FOUND", "message": "Unknown embed id"})
+        if embed_id in self.embeds:
+            self.embed_of[sid] = self.embeds[embed_id]
         await self.emit(
             "session",
             {
                 "visitorId": auth.get("visitorId"),
-                "verified": False,
+                # Signatures are not checked here: a signed id is taken as the tenant's verified visitor.
+                "verified": bool(auth.get("visitorSignature")),
                 "conversation": auth.get("conversationId") or None,
                 "chatbot": "tenants/t1/chatbots/c1",
-                "greeting": "Hi! Ask me anything.",
+                "greeting": self.embed_of[sid].session_greeting if sid in self.embed_of else GREETING,
                 "resumed": bool(auth.get("conversationId")),
             },
             to=sid,
@@ -155,6 +197,9 @@ class WidgetNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         }
         await self.emit("message:receive", {"message": visitor}, to=sid)
         message_id = f"{CONVERSATION}/messages/a{number}"
+        if text == SLOW_QUESTION:
+            await self.slow_answer(sid, message_id)
+            return
         # Model output that echoes the visitor (hostile text included) must render as text too.
         chunks = [*ANSWER_CHUNKS, f" You said: {text}"]
         await self.emit(
@@ -187,14 +232,37 @@ class WidgetNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         final = {"name": message_id, "role": "MESSAGE_ROLE_ASSISTANT", "text": "".join(chunks), "citations": [CITATION]}
         await self.emit("stream:end", {"messageId": message_id, "message": final}, to=sid)
 
+    async def slow_answer(self, sid: str, message_id: str) -> None:
+        """Streams SLOW_CHUNKS after SLOW_PAUSE_S, each with its cues (~0.36 s of open vowels), SLOW_CHUNK_S apart."""
+        await asyncio.sleep(SLOW_PAUSE_S)
+        # No typing:stop here (the real edge sends none for the bot): the stream's start alone must end the dots.
+        await self.emit(
+            "stream:start", {"conversation": CONVERSATION, "messageId": message_id, "requestId": "r"}, to=sid
+        )
+        for index, chunk in enumerate(SLOW_CHUNKS):
+            start = int(index * SLOW_CHUNK_S * 1000)
+            cues = [{"viseme": v, "startMs": start + 120 * i, "durationMs": 120} for i, v in enumerate(SLOW_VOWELS)]
+            payload = {"messageId": message_id, "index": index, "text": chunk, "visemes": cues}
+            await self.emit("stream:chunk", payload, to=sid)
+            await asyncio.sleep(SLOW_CHUNK_S)
+        closing = [{"viseme": "sil", "startMs": int(len(SLOW_CHUNKS) * SLOW_CHUNK_S * 1000), "durationMs": 90}]
+        await self.emit("avatar:visemes", {"messageId": message_id, "cues": closing}, to=sid)
+        final = {"name": message_id, "role": "MESSAGE_ROLE_ASSISTANT", "text": "".join(SLOW_CHUNKS)}
+        await self.emit("stream:end", {"messageId": message_id, "message": final}, to=sid)
+
     async def on_avatar_interaction(self, sid: str, data: dict[str, Any]) -> None:
         self.log.interactions.append(str(data.get("kind")))
 
     async def on_typing_start(self, sid: str, data: dict[str, Any]) -> None:
-        return None
+        if sid in self.embed_of and self.embed_of[sid].agent_typing:
+            await self.emit("typing:start", {"from": "agent"}, to=sid)
 
     async def on_typing_stop(self, sid: str, data: dict[str, Any]) -> None:
-        return None
+        if sid in self.embed_of and self.embed_of[sid].agent_typing:
+            await self.emit("typing:stop", {"from": "agent"}, to=sid)
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        self.embed_of.pop(sid, None)
 
 
 class AllowAnyOrigin:
@@ -212,8 +280,13 @@ class AllowAnyOrigin:
         await self.app(scope, receive, send_with_cors)
 
 
-def build_app(dist: Path, model: Path, pages: dict[str, str], log: EdgeLog) -> Any:
-    """The ASGI app: Socket.io at /socket.io, static widget files, the embed config and test pages."""
+def build_app(
+    dist: Path, model: Path, pages: dict[str, str], log: EdgeLog, embeds: Mapping[str, Embed] | None = None
+) -> Any:
+    """The ASGI app: Socket.io at /socket.io, static widget files, embed configs (EMBED_ID's and `embeds`'),
+    their models and test pages."""
+    embeds = dict(embeds or {})
+    models = {"default": model, **{embed_id: embed.model for embed_id, embed in embeds.items()}}
 
     def static(path: Path) -> Response:
         if not path.is_file():
@@ -230,14 +303,18 @@ def build_app(dist: Path, model: Path, pages: dict[str, str], log: EdgeLog) -> A
         return static(dist / relative)  # as edge/embed_routes.py: /widget/{path} → dist/{path}
 
     async def config(request: Request) -> Response:
-        if request.path_params["embed_id"] != EMBED_ID:
+        embed_id = request.path_params["embed_id"]
+        if embed_id == EMBED_ID:
+            body = embed_config(f"{request.base_url}models/default.glb")
+        elif embed_id in embeds:
+            body = merged(embed_config(f"{request.base_url}models/{embed_id}.glb", embed_id), embeds[embed_id].changes)
+        else:
             return JSONResponse({"error": {"code": 404, "status": "NOT_FOUND"}}, status_code=404)
-        return Response(
-            json.dumps(embed_config(f"{request.base_url}models/default.glb")), media_type="application/json"
-        )
+        return Response(json.dumps(body), media_type="application/json")
 
     async def glb(request: Request) -> Response:
-        return static(model)
+        found = models.get(request.path_params["name"])
+        return static(found) if found else Response(status_code=404)
 
     async def page(request: Request) -> Response:
         return HTMLResponse(pages[request.path_params["name"]])
@@ -246,12 +323,12 @@ def build_app(dist: Path, model: Path, pages: dict[str, str], log: EdgeLog) -> A
         Route("/embed.js", embed_js),
         Route("/widget/{path:path}", widget_file),
         Route("/v1/embed/{embed_id}/config", config),
-        Route("/models/default.glb", glb),
+        Route("/models/{name}.glb", glb),
         Route("/pages/{name}", page),
         Route("/private/{name}", page),  # excluded by the placement's excludePaths
     ]
     sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins="*")
-    sio.register_namespace(WidgetNamespace(log))
+    sio.register_namespace(WidgetNamespace(log, embeds))
     return socketio.ASGIApp(sio, AllowAnyOrigin(Starlette(routes=routes)))
 
 

@@ -18,10 +18,8 @@ import pytest
 from playwright.async_api import Browser, Page, WebSocket, async_playwright, expect
 
 from avatarchat.conversation.v1 import conversation_pb2, conversation_pb2_grpc
-from tests.browser.conftest import FAQ_TITLE, HostSite, Platform, host_page
+from tests.browser.conftest import ARGS, CHROMIUM, FAQ_TITLE, HostSite, Platform, host_page
 from tests.browser.test_widget_static import (
-    ARGS,
-    CHROMIUM,
     DIST,
     HIDE_CANVAS,
     HOST,

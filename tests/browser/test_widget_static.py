@@ -3,7 +3,8 @@
 The page is served from http://localhost:PORT and the edge from http://127.0.0.1:PORT, so every widget
 request is cross-origin, as on a tenant's site. Debug hooks on the <avatarchat-widget> host element
 (read-only, documented in widget/README.md): data-state (closed|open), data-mode
-(launcher|loading|3d|2d), data-clip (the playing clip), data-fps, data-viseme-cues (lip-sync cues taken).
+(launcher|loading|3d|2d), data-clip (the playing clip), data-fps, data-viseme-cues (lip-sync cues taken); the
+avatar's pose hooks (data-mouth, data-blink, data-mix) are tested in test_widget_avatar.py.
 """
 
 from __future__ import annotations
@@ -16,27 +17,15 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, ImageChops
-from playwright.sync_api import Browser, Dialog, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, Playwright, expect
 
 from services.avatar.default_avatar import build_default_avatar
+from tests.browser.conftest import ARGS, CHROMIUM
 from tests.browser.scripted_edge import CITATION, CONVERSATION, EMBED_ID, EdgeLog, build_app, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 DIST = ROOT / "widget" / "dist"
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = Path("/tmp/widget.png")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-]
 HOST = "avatarchat-widget"
 
 pytestmark = [
@@ -45,17 +34,17 @@ pytestmark = [
 ]
 
 
-def snippet(edge: str, extra: str = "") -> str:
-    return f'<script async src="{edge}/embed.js?id={EMBED_ID}" data-embed-id="{EMBED_ID}"{extra}></script>'
+def snippet(edge: str, extra: str = "", embed_id: str = EMBED_ID) -> str:
+    return f'<script async src="{edge}/embed.js?id={embed_id}" data-embed-id="{embed_id}"{extra}></script>'
 
 
-def host_page(edge: str, extra: str = "") -> str:
+def host_page(edge: str, extra: str = "", embed_id: str = EMBED_ID) -> str:
     """A plain host page that records its globals before the snippet runs."""
     return (
         "<!doctype html><html><head><meta charset=utf-8><title>host</title>"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<script>window.__before = Object.keys(window);</script></head>"
-        f"<body><h1>Host</h1>{snippet(edge, extra)}</body></html>"
+        f"<body><h1>Host</h1>{snippet(edge, extra, embed_id)}</body></html>"
     )
 
 
@@ -74,31 +63,6 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, EdgeLo
         demo = (ROOT / "widget" / "demo" / "index.html").read_text()
         pages["demo"] = demo.replace("{{EMBED_SNIPPET}}", snippet(edge_origin))
         yield f"http://localhost:{port}", log
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    b = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-    yield b
-    b.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh context (empty localStorage) whose page must end without uncaught script errors."""
-    context = browser.new_context(viewport={"width": 1100, "height": 800})
-    p = context.new_page()
-    errors: list[str] = []
-    p.on("pageerror", lambda error: errors.append(str(error)))
-    yield p
-    context.close()
-    assert errors == []
 
 
 def host_attr(page: Page, name: str) -> str | None:

@@ -90,6 +90,7 @@ class Widget implements WidgetHandle {
     return {
       clip: (name) => host.setAttribute("data-clip", name),
       cues: (count) => host.setAttribute("data-viseme-cues", String((this.visemeCues += count))),
+      pose: (name, value) => host.setAttribute(`data-${name}`, value),
       fps: (value) => host.setAttribute("data-fps", String(value)),
       fallback: (reason) => this.useFallback(reason),
       interaction: (kind) => this.client?.interaction(kind),

@@ -61,6 +61,10 @@ class Stage3D implements AvatarView {
   private readonly behaviourClips = new Map<string, string>();
   private readonly rig: VisemeRig = { perViseme: new Map(), jaw: [] };
   private readonly blinkSlots: MorphSlot[] = [];
+  /** The jaw and per-viseme morphs: what lip sync moves. */
+  private readonly mouthSlots: MorphSlot[] = [];
+  /** The pose last published through hooks.pose, by hook name. */
+  private readonly published = new Map<"mouth" | "blink" | "mix", string>();
   private readonly controlled: MorphSlot[] = [];
   private readonly track = new VisemeTrack();
   private readonly resize: ResizeObserver;
@@ -219,10 +223,11 @@ class Stage3D implements AvatarView {
         if (s) {
           this.rig.perViseme.set(viseme, [...(this.rig.perViseme.get(viseme) ?? []), s]);
           this.controlled.push(s);
+          this.mouthSlots.push(s);
         }
       }
       const jaw = slot("mouthOpen") ?? slot("jawOpen");
-      if (jaw) this.rig.jaw.push(jaw), this.controlled.push(jaw);
+      if (jaw) this.rig.jaw.push(jaw), this.controlled.push(jaw), this.mouthSlots.push(jaw);
       const blink = slot("blink") ?? slot("eyesClosed") ?? slot("eyeBlink");
       if (blink) this.blinkSlots.push(blink), this.controlled.push(blink);
     });
@@ -261,6 +266,7 @@ class Stage3D implements AvatarView {
     this.mixer.update(dt);
     this.blink(now);
     applyVisemes(this.rig, this.track.weights(now, dt));
+    this.publish();
     this.renderer.render(this.scene, this.camera);
     this.measure(now);
     this.frame = requestAnimationFrame((t) => this.tick(t));
@@ -280,6 +286,22 @@ class Stage3D implements AvatarView {
     }
     const w = Math.sin(Math.PI * t);
     for (const s of this.blinkSlots) s.influences[s.index] = Math.max(s.influences[s.index], w);
+  }
+
+  /** Publishes the face's morphs and the mixer's weighted clips as drawn this frame, each only when it changed. */
+  private publish(): void {
+    const tenths = (value: number): string => String(Math.round(value * 10) / 10);
+    const peak = (slots: MorphSlot[]): string => tenths(slots.reduce((m, s) => Math.max(m, s.influences[s.index]), 0));
+    let mix = "";
+    for (const [name, action] of this.actions) {
+      const weight = action.isScheduled() ? tenths(action.getEffectiveWeight()) : "0";
+      if (weight !== "0") mix += `${mix ? " " : ""}${name}:${weight}`;
+    }
+    for (const [name, value] of [["mouth", peak(this.mouthSlots)], ["blink", peak(this.blinkSlots)], ["mix", mix]] as const) {
+      if (this.published.get(name) === value) continue;
+      this.published.set(name, value);
+      this.options.hooks.pose(name, value);
+    }
   }
 
   /** Counts frames for a few seconds of visible rendering; too few → the 2D fallback. */

@@ -22,6 +22,11 @@ export interface AvatarHooks {
   clip(name: string): void;
   /** Counts the lip-sync cues the 3D avatar took (the host's data-viseme-cues, the read-only debug hook). */
   cues(count: number): void;
+  /**
+   * Publishes the 3D face and mixer as drawn (read-only debug hooks, tenths): data-mouth and data-blink are the
+   * largest mouth and blink morph weights, data-mix the weighted clips ("idle:0.6 talk:0.4" mid-crossfade).
+   */
+  pose(name: "mouth" | "blink" | "mix", value: string): void;
   /** Asks the panel to swap in the 2D fallback (too slow, or WebGL lost). */
   fallback(reason: string): void;
   fps(value: number): void;
