@@ -84,19 +84,23 @@ class AnthropicProvider:
         try:
             async for event in response:
                 if event.type == "message_start":
-                    model = event.message.model or model
-                    input_tokens = event.message.usage.input_tokens
-                    output_tokens = event.message.usage.output_tokens
+                    model = _text(event.message.model, "message.model") or model
+                    input_tokens = _tokens(event.message.usage.input_tokens, "message.usage.input_tokens")
+                    output_tokens = _tokens(event.message.usage.output_tokens, "message.usage.output_tokens")
                 elif event.type == "content_block_delta" and event.delta.type == "text_delta":
-                    if event.delta.text:
-                        partial.append(event.delta.text)
-                        yield TextDelta(event.delta.text)
+                    piece = _text(event.delta.text, "delta.text")
+                    if piece:
+                        partial.append(piece)
+                        yield TextDelta(piece)
                 elif event.type == "message_delta":
                     # message_delta's output count is cumulative; input may be restated there too.
-                    output_tokens = event.usage.output_tokens
-                    input_tokens = event.usage.input_tokens or input_tokens
+                    output_tokens = _tokens(event.usage.output_tokens, "usage.output_tokens")
+                    restated = event.usage.input_tokens
+                    input_tokens = _tokens(restated, "usage.input_tokens") if restated else input_tokens
                     stop_reason = event.delta.stop_reason or stop_reason
-        except (anthropic.APIError, httpx2.HTTPError, ValueError) as exc:
+        # The SDK builds events from the JSON without validating it: a field of the wrong shape only fails where it is
+        # read, as AttributeError or as the ValueError of _text and _tokens.
+        except (anthropic.APIError, httpx2.HTTPError, ValueError, AttributeError) as exc:
             raise self._error(exc, partial) from None
         finally:
             await response.close()
@@ -144,3 +148,17 @@ def _error_message(body: object) -> str:
     error = body.get("error") if isinstance(body, dict) else None
     message = error.get("message") if isinstance(error, dict) else None
     return message if isinstance(message, str) else ""
+
+
+def _text(value: object, field: str) -> str | None:
+    """A string field of an event, or None; anything else is a malformed event."""
+    if value is None or isinstance(value, str):
+        return value
+    raise ValueError(f"{field} must be a string, got {type(value).__name__}")
+
+
+def _tokens(value: object, field: str) -> int:
+    """A token count of an event."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ValueError(f"{field} must be an integer, got {type(value).__name__}")

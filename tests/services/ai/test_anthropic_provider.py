@@ -11,9 +11,27 @@ from services.ai.providers import errors
 from services.ai.providers.anthropic_provider import AnthropicProvider
 from services.ai.providers.base import FinishReason, ProviderConfig, ProviderEvent, TextDelta, UsageReport
 from tests.services.ai.conftest import StartServer, make_request
+from tests.services.ai.wire import Exchange, Handler, Responder
 from tests.services.ai.wire_formats import anthropic_error, anthropic_stream
 
 KEY = "sk-ant-test-0123456789abcdef"
+MESSAGE: dict[str, object] = {
+    "id": "msg_test",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-haiku-4-5-20251001",
+    "content": [],
+    "stop_reason": None,
+    "stop_sequence": None,
+    "usage": {"input_tokens": 25, "output_tokens": 1},
+}
+START = ("message_start", {"type": "message_start", "message": MESSAGE})
+BLOCK = (
+    "content_block_start",
+    {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+)
+BROKEN = ("content_block_delta", '{"type": "content_block_delta", "index": 0, "delta": {"type": "text_de')
+ARRAY = ("content_block_delta", ["not", "an", "object"])
 
 
 def provider_for(url: str) -> AnthropicProvider:
@@ -99,3 +117,115 @@ async def test_closing_the_stream_closes_the_upstream_connection(serve: StartSer
     await asyncio.wait_for(exchange.closed_by_client.wait(), 2)
     assert not exchange.finished
     await provider.aclose()
+
+
+def text(piece: object) -> tuple[str, object]:
+    """A content_block_delta event carrying `piece` as its text."""
+    return (
+        "content_block_delta",
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}},
+    )
+
+
+def message_start(**fields: object) -> tuple[str, object]:
+    """A message_start event whose message has `fields` in place of the usual ones."""
+    return ("message_start", {"type": "message_start", "message": {**MESSAGE, **fields}})
+
+
+def events(*sent: tuple[str, object]) -> Handler:
+    """Streams `sent` as (event, data) pairs, strings as they are, then message_stop."""
+
+    async def handle(exchange: Exchange, respond: Responder) -> None:
+        await respond.start_stream()
+        for event, data in sent:
+            if isinstance(data, str):
+                await respond.send(f"event: {event}\ndata: {data}\n\n")
+            else:
+                await respond.sse(data, event=event)
+        await respond.sse({"type": "message_stop"}, event="message_stop")
+        await respond.end()
+
+    return handle
+
+
+async def test_broken_json_before_any_text_is_unavailable(serve: StartServer) -> None:
+    server = await serve(events(START, BLOCK, BROKEN, text("never")))
+    provider = provider_for(server.url)
+    with pytest.raises(errors.ProviderUnavailable) as caught:
+        await collect(provider)
+    await provider.aclose()
+    assert caught.value.reason == errors.REASON_MALFORMED
+
+
+async def test_broken_json_after_text_is_a_stream_error_with_the_partial_text(serve: StartServer) -> None:
+    server = await serve(events(START, BLOCK, text("Hello "), text("there "), BROKEN, text("never")))
+    provider = provider_for(server.url)
+    with pytest.raises(errors.ProviderStreamError) as caught:
+        await collect(provider)
+    await provider.aclose()
+    assert caught.value.partial_text == "Hello there "
+    assert caught.value.reason == errors.REASON_MALFORMED
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        (("message_start", {"type": "message_start", "message": "oops"}), BLOCK),
+        (message_start(model=3), BLOCK),
+        (message_start(usage={"input_tokens": "lots", "output_tokens": 1}), BLOCK),
+        (("message_start", ["not", "an", "object"]), BLOCK),
+        (START, BLOCK, ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": "text"})),
+        (START, BLOCK, text(7)),
+        (START, BLOCK, ARRAY),
+    ],
+)
+async def test_an_event_of_the_wrong_shape_before_any_text_is_unavailable(
+    serve: StartServer, sent: tuple[tuple[str, object], ...]
+) -> None:
+    server = await serve(events(*sent, text("never")))
+    provider = provider_for(server.url)
+    with pytest.raises(errors.ProviderUnavailable) as caught:
+        await collect(provider)
+    await provider.aclose()
+    assert caught.value.reason == errors.REASON_MALFORMED
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": "text"}),
+        text(7),
+        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": "none"}),
+        (
+            "message_delta",
+            {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": "many"}},
+        ),
+        ARRAY,
+    ],
+)
+async def test_an_event_of_the_wrong_shape_after_text_is_malformed_and_keeps_the_text(
+    serve: StartServer, bad: tuple[str, object]
+) -> None:
+    server = await serve(events(START, BLOCK, text("Kept "), bad))
+    provider = provider_for(server.url)
+    with pytest.raises(errors.ProviderStreamError) as caught:
+        await collect(provider)
+    await provider.aclose()
+    assert caught.value.partial_text == "Kept "
+    assert caught.value.reason == errors.REASON_MALFORMED
+
+
+async def test_a_paced_stream_arrives_piece_by_piece(serve: StartServer) -> None:
+    gate = asyncio.Event()
+    server = await serve(anthropic_stream(["first ", "second"], gate=gate))
+    provider = provider_for(server.url)
+    answer = provider.stream(make_request())
+    # The server holds everything after the first piece until the gate opens: a buffering client would hang here.
+    first = await asyncio.wait_for(anext(answer), 5)
+    assert first == TextDelta("first ")
+    assert not server.exchanges[0].finished
+    gate.set()
+    rest = [e async for e in answer]
+    await provider.aclose()
+    assert rest[0] == TextDelta("second")
+    assert server.exchanges[0].finished

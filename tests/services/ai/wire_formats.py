@@ -94,8 +94,12 @@ def anthropic_stream(
     stop_reason: str = "end_turn",
     error_after: int | None = None,
     pace: float = 0.0,
+    gate: asyncio.Event | None = None,
 ) -> Handler:
-    """The Messages SSE sequence; `error_after` sends an overloaded_error event after that many pieces."""
+    """The Messages SSE sequence; `error_after` sends an overloaded_error event after that many pieces.
+
+    `gate` holds the stream after the first piece until it is set; `pace` sleeps between pieces.
+    """
 
     async def handle(exchange: Exchange, respond: Responder) -> None:
         await respond.start_stream()
@@ -121,6 +125,8 @@ def anthropic_stream(
                 return
             delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}}
             await respond.sse(delta, event="content_block_delta")
+            if i == 0 and gate is not None:
+                await gate.wait()
             if pace:
                 await asyncio.sleep(pace)
         await respond.sse({"type": "content_block_stop", "index": 0}, event="content_block_stop")
