@@ -103,9 +103,12 @@ def provider_settings(gateway_url: str) -> list[dict[str, str]]:
 
 
 async def start_local_platform(
-    settings: RuntimeSettings, names: Sequence[str] = ("ai", "conversation")
+    settings: RuntimeSettings, names: Sequence[str] = ("ai", "conversation"), **overrides: Any
 ) -> LocalPlatform:
-    """Starts the gateway, the stand-in knowledge service and fresh AI and conversation hosts wired to them."""
+    """Starts the gateway, the stand-in knowledge service and fresh AI and conversation hosts wired to them.
+
+    `overrides` replace settings of the hosts, e.g. a longer provider read timeout.
+    """
     gateway = Gateway()
     await gateway.server.start()
     knowledge = StandInKnowledge()  # type: ignore[abstract]  # only Search is served
@@ -126,6 +129,7 @@ async def start_local_platform(
         # The local model servers are on loopback, as an operator's own would be on its network.
         ai_allow_private_base_urls=True,
     )
+    values.update(overrides)
     hosts = []
     for name in names:
         module = importlib.import_module(f"services.{name}.server")

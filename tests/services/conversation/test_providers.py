@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import grpc
+import pytest
 
 from avatarchat.chatbot.v1 import chatbot_pb2
 from avatarchat.conversation.v1 import conversation_pb2 as pb
 from avatarchat.tenant.v1 import tenant_pb2
+from services.runtime.settings import RuntimeSettings
 from tests.errors_assert import expect_error
 from tests.services.ai.wire import Exchange, Handler, Responder
 from tests.services.ai.wire_formats import anthropic_stream, openai_error, openai_stream
 from tests.services.conftest import Account, Stack
 from tests.services.conversation.helpers import create_bot, eventually, kinds, seed_knowledge, send, start, text_of
-from tests.services.conversation.platform_env import PLATFORM_KEY, LocalPlatform, conversation_replica
+from tests.services.conversation.platform_env import (
+    PLATFORM_KEY,
+    LocalPlatform,
+    conversation_replica,
+    start_local_platform,
+    stop_local_platform,
+)
 
 QUESTION = "When does the shop open on Saturdays?"
+#: Seconds the `patient` platform's SDKs wait for the next byte of a provider stream.
+PATIENT_READ_TIMEOUT = 60.0
 
 
 async def bot_with(stack: Stack, local: LocalPlatform, account: Account, *providers: str) -> str:
@@ -41,6 +52,7 @@ async def test_openai_answers_over_its_wire_format_and_the_answer_is_priced(stac
     assert "citation" in kinds(events)
     stored = events[-1].message
     assert (stored.provider, stored.input_tokens, stored.output_tokens) == ("openai", 50, 7)
+    assert stored.model == "gpt-4.1-mini-2025-04-14", "the snapshot the wire server reported, not the one asked for"
     # gpt-4.1-mini: $0.40 in and $1.60 out per million tokens.
     assert stored.cost_micros == round((50 * 400_000 + 7 * 1_600_000) / 1_000_000)
     request = local.gateway.exchanges("openai")[-1]
@@ -167,15 +179,25 @@ async def test_a_slow_stream_relays_each_chunk_as_it_arrives(stack: Stack, local
     assert arrivals[1] - arrivals[0] > 0.2, "no buffering: chunks arrive at the provider's pace"
 
 
+@pytest.fixture
+async def patient(stack: Stack, settings: RuntimeSettings) -> AsyncIterator[LocalPlatform]:
+    """A local platform whose provider read timeout outlasts every wait of a test."""
+    # The shared platform's 3 s first-token timeout is also the SDK's read timeout, which would close a held
+    # provider stream by itself; here only a cancelled call can close one within a test's wait.
+    platform = await start_local_platform(settings, ai_first_token_timeout_seconds=PATIENT_READ_TIMEOUT)
+    yield platform
+    await stop_local_platform(platform)
+
+
 async def test_a_client_cancelling_closes_the_provider_stream_and_the_partial_answer_is_stored(
-    stack: Stack, local: LocalPlatform
+    stack: Stack, patient: LocalPlatform
 ) -> None:
     account = await stack.new_tenant("wire")
-    bot = await bot_with(stack, local, account, "openai")
+    bot = await bot_with(stack, patient, account, "openai")
     gate = asyncio.Event()
-    local.gateway.routes["openai"] = openai_stream(["Hello ", "there"], gate=gate)
-    conversation = await start(local.conversations, bot, account.metadata)
-    call = local.conversations.SendMessage(
+    patient.gateway.routes["openai"] = openai_stream(["Hello ", "there"], gate=gate)
+    conversation = await start(patient.conversations, bot, account.metadata)
+    call = patient.conversations.SendMessage(
         pb.SendMessageRequest(name=conversation.name, text=QUESTION), metadata=account.metadata
     )
     async for event in call:
@@ -183,12 +205,13 @@ async def test_a_client_cancelling_closes_the_provider_stream_and_the_partial_an
             break
     call.cancel()
 
-    exchange = local.gateway.exchanges("openai")[-1]
-    await asyncio.wait_for(exchange.closed_by_client.wait(), 5)
+    exchange = patient.gateway.exchanges("openai")[-1]
+    # Far below the read timeout: a provider stream left open would still be open when this gives up.
+    await eventually(lambda: _closed(exchange), PATIENT_READ_TIMEOUT / 6)
     gate.set()
 
     async def stored() -> pb.Message | None:
-        listed = await local.conversations.ListMessages(
+        listed = await patient.conversations.ListMessages(
             pb.ListMessagesRequest(parent=conversation.name), metadata=account.metadata
         )
         return listed.messages[-1] if len(listed.messages) == 2 else None
