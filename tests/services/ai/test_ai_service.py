@@ -1,8 +1,8 @@
-"""AiService over gRPC: providers, answers, analysis, animation, knowledge search and costs."""
+"""AiService over gRPC: providers, answers, analysis, animation, knowledge search, bad input (costs: test_costs)."""
 
 from __future__ import annotations
 
-import datetime as dt
+import uuid
 
 import grpc
 
@@ -166,37 +166,6 @@ async def test_search_knowledge_proxies_the_knowledge_service(stack: Stack, loca
     assert [r.text for r in found.results] == [HOURS]
 
 
-async def test_get_costs_sums_usage_per_chatbot_and_day(stack: Stack, local: LocalPlatform) -> None:
-    account = await stack.new_tenant("cost")
-    prefs = [chatbot_pb2.ProviderPreference(provider="openai")]
-    paid = await create_bot(stack, account, personality=chatbot_pb2.Personality(providers=prefs))
-    free = await create_bot(stack, account, display_name="Free")
-    local.gateway.routes["openai"] = openai_stream(["Hi."], prompt_tokens=1_000_000, completion_tokens=10)
-    for bot, text in ((paid, "first question"), (paid, "second question"), (free, "hello")):
-        await local.ai.GenerateResponse(
-            ai_pb2.GenerateResponseRequest(chatbot=bot.name, message=text), metadata=account.metadata
-        )
-    request = ai_pb2.GetCostsRequest(parent=account.tenant, grouping=ai_pb2.COST_GROUPING_DAY)
-    now = dt.datetime.now(dt.UTC)
-    request.start_time.FromDatetime(now - dt.timedelta(days=1))
-    request.end_time.FromDatetime(now + dt.timedelta(days=1))
-
-    costs = await local.ai.GetCosts(request, metadata=account.metadata)
-
-    assert [c.chatbot for c in costs.chatbots] == [paid.name, free.name]
-    assert costs.chatbots[0].totals.message_count == 2
-    assert costs.chatbots[0].totals.input_tokens == 2_000_000
-    assert costs.chatbots[0].totals.cost_micros == 2 * (400_000 + 16)
-    assert len(costs.chatbots[0].days) == 1
-    assert costs.chatbots[1].totals.cost_micros == 0
-    assert costs.totals.message_count == 3
-    assert costs.price_table_version
-    only = ai_pb2.GetCostsRequest(parent=account.tenant, chatbot=free.name)
-    only.start_time.CopyFrom(request.start_time)
-    only.end_time.CopyFrom(request.end_time)
-    assert [c.chatbot for c in (await local.ai.GetCosts(only, metadata=account.metadata)).chatbots] == [free.name]
-
-
 async def test_bad_input_is_invalid_argument_with_field_violations(stack: Stack) -> None:
     ai = ai_pb2_grpc.AiServiceStub(stack.channel("ai"))
     account = await stack.new_tenant("bad")
@@ -230,4 +199,73 @@ async def test_bad_input_is_invalid_argument_with_field_violations(stack: Stack)
         invalid,
         "INVALID_FIELD",
         {"start_time", "end_time"},
+    )
+
+
+async def test_bad_input_to_streaming_analysis_animation_and_search_names_each_field(stack: Stack) -> None:
+    ai = ai_pb2_grpc.AiServiceStub(stack.channel("ai"))
+    account = await stack.new_tenant("bad")
+    bot = (await create_bot(stack, account)).name
+    md = account.metadata
+    invalid = grpc.StatusCode.INVALID_ARGUMENT
+    elsewhere = f"{account.tenant}/chatbots/{uuid.uuid4()}/conversations/{uuid.uuid4()}"
+
+    async def streamed(request: ai_pb2.StreamResponseRequest) -> list[ai_pb2.StreamResponseResponse]:
+        return [event async for event in ai.StreamResponse(request, metadata=md)]
+
+    await expect_error(
+        streamed(
+            ai_pb2.StreamResponseRequest(
+                chatbot=bot,
+                conversation=elsewhere,
+                message=" ",
+                history=[ai_pb2.Turn(role=ai_pb2.TURN_ROLE_VISITOR, text="x" * 4001)],
+                request_id="r" * 65,
+            )
+        ),
+        invalid,
+        "INVALID_FIELD",
+        {"conversation", "message", "history[0].text", "request_id"},
+    )
+    await expect_error(
+        streamed(ai_pb2.StreamResponseRequest(chatbot="bots/1", message="hi")),
+        invalid,
+        "INVALID_FIELD",
+        {"chatbot"},
+    )
+    for text in ("", "x" * 4001):
+        await expect_error(
+            ai.AnalyzeSentiment(ai_pb2.AnalyzeSentimentRequest(chatbot=bot, text=text), metadata=md),
+            invalid,
+            "INVALID_FIELD",
+            {"text"},
+        )
+    await expect_error(
+        ai.AnalyzeSentiment(ai_pb2.AnalyzeSentimentRequest(text="hi"), metadata=md),
+        invalid,
+        "INVALID_FIELD",
+        {"chatbot"},
+    )
+    animation = ai_pb2.SelectAnimationRequest(chatbot=bot, sentiment=ai_pb2.Sentiment(score=1.5))
+    animation.previous_elapsed.FromMilliseconds(-500)
+    await expect_error(
+        ai.SelectAnimation(animation, metadata=md), invalid, "INVALID_FIELD", {"sentiment.score", "previous_elapsed"}
+    )
+    await expect_error(
+        ai.SelectAnimation(ai_pb2.SelectAnimationRequest(chatbot=account.tenant), metadata=md),
+        invalid,
+        "INVALID_FIELD",
+        {"chatbot"},
+    )
+    await expect_error(
+        ai.SearchKnowledge(ai_pb2.SearchKnowledgeRequest(chatbot=bot, query=" ", top_k=51), metadata=md),
+        invalid,
+        "INVALID_FIELD",
+        {"query", "top_k"},
+    )
+    await expect_error(
+        ai.SearchKnowledge(ai_pb2.SearchKnowledgeRequest(chatbot=bot, query="x" * 2001, top_k=-1), metadata=md),
+        invalid,
+        "INVALID_FIELD",
+        {"query", "top_k"},
     )

@@ -239,6 +239,13 @@ async def test_bad_input_names_every_wrong_field(stack: Stack, conversations: St
         "INVALID_FIELD",
         {"visitor_id"},
     )
+    for name in ("", bot.name, f"{bot.name}/conversations/not-a-uuid", f"{conversation.name}/messages/x"):
+        await expect_error(
+            conversations.EndConversation(pb.EndConversationRequest(name=name), metadata=account.metadata),
+            invalid,
+            "INVALID_FIELD",
+            {"name"},
+        )
 
 
 async def _relayed_events(settings: RuntimeSettings, tenant_id: uuid.UUID, count: int) -> list[tuple[str, str]]:
