@@ -136,7 +136,8 @@ def test_lip_sync_moves_the_mouth_morphs(page: Page, edge: tuple[str, EdgeLog]) 
     # by 0.6 to 0.9; the letter-driven fallback must not take over (the chunks carry cues).
     opened = [float(value) for value in pose(page, "data-mouth", streaming=True)]
     assert max(opened, default=0.0) >= 0.5, opened
-    assert int(page.locator(HOST).get_attribute("data-viseme-cues") or 0) == 3 * len(SLOW_CHUNKS) + 1
+    # Three cues ride in each chunk and the closing one follows the last chunk (it may land after the text shows).
+    expect(page.locator(HOST)).to_have_attribute("data-viseme-cues", str(3 * len(SLOW_CHUNKS) + 1))
     expect(page.locator(HOST)).to_have_attribute("data-mouth", "0", timeout=10000)
 
 
@@ -172,6 +173,10 @@ def test_clip_changes_crossfade(page: Page, edge: tuple[str, EdgeLog]) -> None:
 
     mixes = pose(page, "data-mix")
     assert any(blended(mix) for mix in mixes), mixes
+    # Changing state again mid-fade (typing, then sending) fades each clip out from the weight it had: one restarted
+    # at full weight would show as weights summing to well over 1 (`idle:1 listen:1`).
+    totals = [sum(float(item.split(":")[1]) for item in mix.split()) for mix in mixes]
+    assert max(totals) <= 1.15, [m for m, t in zip(mixes, totals, strict=True) if t > 1.15]
 
 
 @pytest.mark.parametrize("embed_id", [EMBED_DRACO, EMBED_MESHOPT])

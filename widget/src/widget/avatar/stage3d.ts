@@ -124,10 +124,18 @@ class Stage3D implements AvatarView {
     const name = this.clipFor(state) ?? this.clipFor("idle");
     const action = name ? this.actions.get(name) : undefined;
     if (!action || action === this.baseAction) return;
-    action.reset().setLoop(LoopRepeat, Infinity).setEffectiveWeight(1);
+    const from = this.baseAction;
+    // A clip still fading out from an earlier change keeps its place in the loop, so its pose does not jump.
+    if (!action.isRunning()) action.reset();
+    action.stopFading().setLoop(LoopRepeat, Infinity).setEffectiveWeight(1);
     action.play();
     if (this.gesture) action.setEffectiveWeight(0); // faded in when the gesture ends
-    else if (this.baseAction) this.baseAction.crossFadeTo(action, FADE_S, false);
+    else if (from) {
+      // Out from the weight it shows now: crossFadeTo would restart it at full weight, a visible pop when the state
+      // changes again mid-fade (typing, then sending, goes idle → listen → idle → think within a few frames).
+      from.setEffectiveWeight(from.getEffectiveWeight()).fadeOut(FADE_S);
+      action.fadeIn(FADE_S);
+    }
     if (!this.gesture) this.options.hooks.clip(action.getClip().name);
     this.baseAction = action;
   }
