@@ -39,7 +39,10 @@ def cost_report(
         totals.output_tokens += entry.totals.output_tokens
         totals.cost_micros += entry.totals.cost_micros
         totals.message_count += entry.totals.message_count
-    return ai_pb2.GetCostsResponse(chatbots=chatbots, totals=totals, price_table_version=prices.version)
+    versions = sorted({v for bucket in buckets for v in bucket.price_table_versions})
+    return ai_pb2.GetCostsResponse(
+        chatbots=chatbots, totals=totals, price_table_version=prices.version, price_table_versions=versions
+    )
 
 
 def _add(totals: ai_pb2.CostTotals, bucket: CostBucket) -> None:

@@ -37,6 +37,8 @@ class CostBucket:
     output_tokens: int
     cost_micros: int
     message_count: int
+    price_table_versions: tuple[str, ...] = ()
+    """The price tables its answers were priced with."""
 
 
 class UsageStore:
@@ -81,7 +83,7 @@ class UsageStore:
         async with self._db.tenant_tx(tenant_id) as conn:
             rows = await conn.fetch(
                 f"SELECT chatbot_id, {day} AS day, sum(input_tokens) AS i, sum(output_tokens) AS o,"
-                " sum(cost_micros) AS c, count(*) AS n FROM ai.usage"
+                " sum(cost_micros) AS c, count(*) AS n, array_agg(DISTINCT price_table_version) AS v FROM ai.usage"
                 " WHERE tenant_id = $1 AND create_time >= $2 AND create_time < $3"
                 " AND ($4::uuid IS NULL OR chatbot_id = $4) GROUP BY 1, 2 ORDER BY 1, 2",
                 tenant_id,
@@ -97,6 +99,7 @@ class UsageStore:
                 output_tokens=int(r["o"]),
                 cost_micros=int(r["c"]),
                 message_count=int(r["n"]),
+                price_table_versions=tuple(r["v"]),
             )
             for r in rows
         ]

@@ -155,4 +155,8 @@ async def test_usage_keeps_the_price_and_table_version_it_was_stored_with(
         ("2025-01-01", 123, True),
     ]
     assert (fresh.totals.cost_micros, fresh.price_table_version) == (416, DEFAULT_PRICE_TABLE.version)
+    assert fresh.price_table_versions == [DEFAULT_PRICE_TABLE.version]
     assert both.totals.cost_micros == 416 + 123, "stored costs are summed, never repriced with the current table"
+    # The report names both tables its costs come from, and still the current one.
+    assert both.price_table_versions == ["2025-01-01", DEFAULT_PRICE_TABLE.version]
+    assert both.price_table_version == DEFAULT_PRICE_TABLE.version

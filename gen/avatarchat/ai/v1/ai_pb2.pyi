@@ -1557,8 +1557,9 @@ class GetCostsResponse(_message.Message):
     CHATBOTS_FIELD_NUMBER: _builtins.int
     TOTALS_FIELD_NUMBER: _builtins.int
     PRICE_TABLE_VERSION_FIELD_NUMBER: _builtins.int
+    PRICE_TABLE_VERSIONS_FIELD_NUMBER: _builtins.int
     price_table_version: _builtins.str
-    """Version of the price table the costs were computed with, e.g. "2025-01-01"."""
+    """Version of the price table in force now, e.g. "2025-01-01": new answers are priced with it."""
     @_builtins.property
     def chatbots(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChatbotCosts]:
         """One entry per chatbot with usage in the period, highest cost first."""
@@ -1567,16 +1568,23 @@ class GetCostsResponse(_message.Message):
     def totals(self) -> Global___CostTotals:
         """Totals over all returned chatbots."""
 
+    @_builtins.property
+    def price_table_versions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Versions of the price tables the returned costs were priced with, oldest first. Each answer
+        keeps the price it was stored with, so a period across a price change lists both tables.
+        """
+
     def __init__(
         self,
         *,
         chatbots: _abc.Iterable[Global___ChatbotCosts] | None = ...,
         totals: Global___CostTotals | None = ...,
         price_table_version: _builtins.str = ...,
+        price_table_versions: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["totals", b"totals"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["chatbots", b"chatbots", "price_table_version", b"price_table_version", "totals", b"totals"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chatbots", b"chatbots", "price_table_version", b"price_table_version", "price_table_versions", b"price_table_versions", "totals", b"totals"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
