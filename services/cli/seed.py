@@ -41,24 +41,24 @@ Yes: upload a .glb model; it is validated and optimised, and its animation clips
 """
 
 
-async def seed_demo(settings: RuntimeSettings) -> str:
-    """Creates the demo tenant and demo bot unless they exist; returns what was seeded."""
+async def seed_demo(settings: RuntimeSettings, slug: str = DEMO_SLUG) -> str:
+    """Creates the demo tenant (`slug`) and demo bot unless they exist; returns what was seeded."""
     async with grpc.aio.insecure_channel(settings.address_of("tenant")) as channel:
-        tenant = await _demo_tenant(tenant_pb2_grpc.TenantServiceStub(channel))
+        tenant = await _demo_tenant(tenant_pb2_grpc.TenantServiceStub(channel), slug)
     bot = await _demo_bot(settings, tenant)
     return f"{tenant} (demo bot {bot.name}, embed id {bot.embed_id})"
 
 
-async def _demo_tenant(stub: tenant_pb2_grpc.TenantServiceAsyncStub) -> str:
+async def _demo_tenant(stub: tenant_pb2_grpc.TenantServiceAsyncStub, slug: str) -> str:
     try:
-        found = await stub.LookupTenant(tenant_pb2.LookupTenantRequest(slug=DEMO_SLUG), timeout=10)
+        found = await stub.LookupTenant(tenant_pb2.LookupTenantRequest(slug=slug), timeout=10)
         return found.name
     except grpc.aio.AioRpcError as exc:
         if exc.code() != grpc.StatusCode.NOT_FOUND:
             raise
     created = await stub.CreateTenant(
         tenant_pb2.CreateTenantRequest(
-            tenant=tenant_pb2.Tenant(slug=DEMO_SLUG, display_name="Demo Company"),
+            tenant=tenant_pb2.Tenant(slug=slug, display_name="Demo Company"),
             owner_email=DEMO_EMAIL,
             owner_password=DEMO_PASSWORD,
             owner_display_name="Demo Owner",

@@ -9,11 +9,9 @@ public base URL is the edge's own URL, so embed configs point the widget at the 
 from __future__ import annotations
 
 import importlib
-import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +22,14 @@ from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from avatarchat.auth.v1 import auth_pb2_grpc
 from avatarchat.chatbot.v1 import chatbot_pb2, chatbot_pb2_grpc
 from avatarchat.knowledge.v1 import knowledge_pb2, knowledge_pb2_grpc
-from avatarchat.tenant.v1 import tenant_pb2_grpc
-from services.cli.catalog import RUNNABLE_SERVICES
-from services.cli.seed import DEMO_BOT_NAME, DEMO_FAQ, DEMO_GREETING, DEMO_KNOWLEDGE_BASE
+from avatarchat.tenant.v1 import tenant_pb2, tenant_pb2_grpc
+from services.cli.catalog import DEMO_EMAIL, DEMO_PASSWORD, RUNNABLE_SERVICES
+from services.cli.seed import seed_demo
 from services.knowledge.worker import IngestWorker
 from services.runtime.server import ServiceHost
 from services.runtime.settings import SERVICE_PORTS, RuntimeSettings
 from services.runtime.tokens import ServiceTokens
-from tests.conftest import channel_to, free_port
+from tests.conftest import channel_to, free_port, unique_slug
 from tests.edge.conftest import edge_settings_for
 from tests.edge.widget_harness import RunningFullEdge, serve_full_edge
 from tests.services.conftest import Account, Stack
@@ -107,47 +105,56 @@ async def _start_services(base: RuntimeSettings, overrides: dict[str, dict[str, 
     return hosts
 
 
-async def _seed(stack: Stack, knowledge: Knowledge) -> tuple[Account, chatbot_pb2.Chatbot, knowledge_pb2.Document]:
-    """What services/cli/seed.py seeds for `demo` (same bot, greeting and FAQ), in a fresh tenant.
+async def _seed(
+    stack: Stack, knowledge: Knowledge, slug: str
+) -> tuple[Account, chatbot_pb2.Chatbot, knowledge_pb2.Document]:
+    """`avatarchat seed`'s own seeding (services/cli/seed.py) of the demo tenant, under a fresh slug.
 
-    A fresh tenant rather than `demo` itself: tests/edge seeds `demo` in the same database without an
-    ingestion worker, and the seed keeps an existing bot, so its FAQ could be stuck unprocessed.
-    Allowed domain is 127.0.0.1 only, so a page on localhost is a refused origin.
+    A fresh slug rather than `demo` itself: tests/edge seeds `demo` in the same database without an
+    ingestion worker, and the seed keeps a bot it finds, so that FAQ could be stuck unprocessed here.
     """
-    account = await stack.new_tenant("e2e")
-    base = await knowledge.new_kb(account, DEMO_KNOWLEDGE_BASE)
-    added = await knowledge.upload(account, base.name, DEMO_FAQ.encode(), "text/markdown", "faq.md", FAQ_TITLE)
-    document = await knowledge.wait(account, added.name)
-    assert document.state == knowledge_pb2.DOCUMENT_STATE_READY, document
-    bots = chatbot_pb2_grpc.ChatbotServiceStub(stack.channel("chatbot"))
-    created = await bots.CreateChatbot(
-        chatbot_pb2.CreateChatbotRequest(
-            parent=account.tenant,
-            chatbot=chatbot_pb2.Chatbot(
-                display_name=DEMO_BOT_NAME,
-                knowledge_bases=[base.name],
-                personality=chatbot_pb2.Personality(
-                    greeting=DEMO_GREETING,
-                    instructions="You are the friendly demo assistant of avatarchat. Answer briefly.",
-                ),
-                placement=chatbot_pb2.Placement(allowed_domains=["127.0.0.1"], show_on_mobile=True),
-            ),
-        ),
-        metadata=account.metadata,
+    await seed_demo(stack.settings, slug)
+    tokens = (await stack.login(slug, DEMO_EMAIL, DEMO_PASSWORD)).tokens
+    tenant = (await stack.tenant.LookupTenant(tenant_pb2.LookupTenantRequest(slug=slug))).name
+    account = Account(
+        tenant=tenant,
+        tenant_id=uuid.UUID(tenant.removeprefix("tenants/")),
+        slug=slug,
+        owner="",
+        email=DEMO_EMAIL,
+        password=DEMO_PASSWORD,
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
     )
-    return account, created.chatbot, document
+    bots = chatbot_pb2_grpc.ChatbotServiceStub(stack.channel("chatbot"))
+    [bot] = (
+        await bots.ListChatbots(chatbot_pb2.ListChatbotsRequest(parent=tenant), metadata=account.metadata)
+    ).chatbots
+    [base] = bot.knowledge_bases
+    listed = await knowledge.stub.ListDocuments(
+        knowledge_pb2.ListDocumentsRequest(parent=base), metadata=account.metadata
+    )
+    [faq] = listed.documents
+    document = await knowledge.wait(account, faq.name)
+    assert document.state == knowledge_pb2.DOCUMENT_STATE_READY, document
+    return account, bot, document
 
 
 @pytest.fixture(scope="package")
 async def platform(settings: RuntimeSettings) -> AsyncIterator[Platform]:
-    """Every runnable service, an in-process ingestion worker and the assembled edge, seeded."""
+    """Every runnable service, an ingestion worker and the assembled edge, whose /demo embeds the seeded bot."""
     base = RuntimeSettings(
         **{**settings.model_dump(), "service_addresses": {n: f"127.0.0.1:{free_port()}" for n in SERVICE_PORTS}}
     )
     tag = uuid.uuid4().hex[:10]
+    slug = unique_slug("demo")
     own_knowledge = knowledge_settings(base)
     edge_settings = edge_settings_for(
-        base, socketio_channel=f"test-e2e-sio-{tag}", widget_key_prefix=f"test-e2e:{tag}", cors_origins=["*"]
+        base,
+        socketio_channel=f"test-e2e-sio-{tag}",
+        widget_key_prefix=f"test-e2e:{tag}",
+        cors_origins=["*"],
+        demo_tenant_slug=slug,
     )
     edge_url = f"http://127.0.0.1:{edge_settings.http_port}"
     overrides: dict[str, dict[str, Any]] = {
@@ -169,7 +176,7 @@ async def platform(settings: RuntimeSettings) -> AsyncIterator[Platform]:
     )
     try:
         knowledge = Knowledge(knowledge_pb2_grpc.KnowledgeServiceStub(stack.channel("knowledge")), own_knowledge)
-        account, bot, document = await _seed(stack, knowledge)
+        account, bot, document = await _seed(stack, knowledge, slug)
         async with serve_full_edge(edge_settings) as edge:
             yield Platform(stack, edge, account, bot, document)
     finally:
@@ -179,55 +186,3 @@ async def platform(settings: RuntimeSettings) -> AsyncIterator[Platform]:
         for host in reversed(hosts):
             await host.stop(0.5)
         await delete_topology(own_knowledge)
-
-
-def host_page(edge: str, embed_id: str) -> bytes:
-    """A tenant's page with nothing but the embed snippet."""
-    return (
-        "<!doctype html><html><head><meta charset=utf-8><title>Tenant site</title></head>"
-        "<body style='background:#f4f4f4'><h1>Tenant site</h1>"
-        f'<script async src="{edge}/embed.js?id={embed_id}" data-embed-id="{embed_id}"></script>'
-        "</body></html>"
-    ).encode()
-
-
-@dataclass
-class HostSite:
-    """The tenant's site on loopback; reachable as 127.0.0.1 (allowed) and localhost (not allowed)."""
-
-    port: int
-    pages: dict[str, bytes]
-
-    def url(self, host: str, path: str = "/host") -> str:
-        """The page's URL under `host`."""
-        return f"http://{host}:{self.port}{path}"
-
-
-@pytest.fixture(scope="package")
-def host_site() -> Iterator[HostSite]:
-    """Serves `pages` (filled by the tests' fixtures) from a thread."""
-    pages: dict[str, bytes] = {}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = pages.get(self.path)
-            if body is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("content-type", "text/html; charset=utf-8")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            """Keeps test output quiet."""
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield HostSite(server.server_address[1], pages)
-    finally:
-        server.shutdown()
-        server.server_close()

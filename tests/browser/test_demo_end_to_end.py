@@ -1,8 +1,9 @@
 """The demo, end to end: the real services, knowledge worker and assembled edge, driven by headless Chromium.
 
-The tenant's page is served from http://127.0.0.1:PORT (the bot's one allowed domain) and, for the
-refusal, from http://localhost:PORT. Socket.io traffic is observed page-side through Playwright's
-WebSocket frames, the avatar through the host element's debug hooks (widget/README.md).
+The page is the edge's own /demo, embedding the bot `avatarchat seed` seeds (under a fresh tenant slug), at
+http://127.0.0.1:PORT/demo, one of the bot's allowed domains; for the refusal the browser reaches the same page as
+http://elsewhere.example:PORT/demo. Socket.io traffic is observed page-side through Playwright's WebSocket
+frames, the avatar through the host element's debug hooks (widget/README.md).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 from playwright.async_api import Browser, Page, WebSocket, async_playwright, expect
 
 from avatarchat.conversation.v1 import conversation_pb2, conversation_pb2_grpc
-from tests.browser.conftest import ARGS, CHROMIUM, FAQ_TITLE, HostSite, Platform, host_page
+from tests.browser.conftest import ARGS, CHROMIUM, FAQ_TITLE, Platform
 from tests.browser.test_widget_static import (
     DIST,
     HIDE_CANVAS,
@@ -27,7 +28,9 @@ from tests.browser.test_widget_static import (
     canvas_share,
     grew_into,
 )
-from tests.services.conftest import PASSWORD
+
+#: A domain the seeded bot does not allow (the browser maps it to loopback).
+ELSEWHERE = "elsewhere.example"
 
 SCREENSHOT = Path("/tmp/e2e-widget.png")
 QUESTION = "How do I embed a chatbot?"
@@ -84,16 +87,16 @@ class Frames:
 async def chromium() -> AsyncIterator[Browser]:
     """Debian's Chromium, one for the whole file (never `playwright install`)."""
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        # A domain the seeded bot does not allow, resolving to the edge like the others.
+        rules = f"--host-resolver-rules=MAP {ELSEWHERE} 127.0.0.1"
+        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=[*ARGS, rules])
         yield browser
         await browser.close()
 
 
-@pytest.fixture(scope="package")
-def site(platform: Platform, host_site: HostSite) -> HostSite:
-    """The tenant's page embedding the seeded bot."""
-    host_site.pages["/host"] = host_page(platform.edge.url, platform.bot.embed_id)
-    return host_site
+def demo_page(platform: Platform, host: str = "127.0.0.1") -> str:
+    """The edge's /demo page (what `make run` prints), under `host`: the seeded bot allows 127.0.0.1 and localhost."""
+    return f"http://{host}:{platform.edge.settings.http_port}/demo"
 
 
 @pytest.fixture
@@ -119,12 +122,12 @@ async def send(page: Page, text: str) -> None:
     await page.locator("#ac-input").press("Enter")
 
 
-async def test_launcher_first_then_the_avatar_from_the_edge(page: Page, site: HostSite, platform: Platform) -> None:
+async def test_launcher_first_then_the_avatar_from_the_edge(page: Page, platform: Platform) -> None:
     requests: list[str] = []
     models: list[tuple[str, int]] = []
     page.on("request", lambda request: requests.append(request.url))
     page.on("response", lambda response: models.append((response.url, response.status)))
-    await page.goto(site.url("127.0.0.1"))
+    await page.goto(demo_page(platform))
     await expect(page.locator(".ac-launcher")).to_be_visible()
     await page.wait_for_timeout(500)
     assert await page.locator(HOST).get_attribute("data-mode") in {None, "launcher"}
@@ -147,13 +150,13 @@ async def test_launcher_first_then_the_avatar_from_the_edge(page: Page, site: Ho
     assert share > 0.05, f"the canvas draws on {share:.1%} of the stage"
 
 
-async def test_question_streams_a_cited_answer_that_is_stored(page: Page, site: HostSite, platform: Platform) -> None:
+async def test_question_streams_a_cited_answer_that_is_stored(page: Page, platform: Platform) -> None:
     frames = Frames()
     frames.attach(page)
     async with platform.edge_http() as http:
         config = (await http.get(f"/v1/embed/{platform.bot.embed_id}/config")).json()
     mapped = {binding["clip"] for binding in config["animations"] if binding.get("clip")}
-    await open_widget(page, site.url("127.0.0.1"))
+    await open_widget(page, demo_page(platform))
     await expect(page.locator(HOST)).to_have_attribute("data-mode", "3d", timeout=30000)
     await frames.wait_for("session")
     # Every clip the avatar plays, as the host element's data-clip hook reports it.
@@ -213,11 +216,11 @@ async def test_question_streams_a_cited_answer_that_is_stored(page: Page, site: 
     assert all(c.title.startswith(FAQ_TITLE) for c in assistant.citations)
 
 
-async def test_html_in_a_message_is_text(page: Page, site: HostSite) -> None:
+async def test_html_in_a_message_is_text(page: Page, platform: Platform) -> None:
     frames = Frames()
     frames.attach(page)
     hostile = "<img src=x onerror=window.__xss=1>"
-    await open_widget(page, site.url("127.0.0.1"))
+    await open_widget(page, demo_page(platform))
     await frames.wait_for("session")
     await send(page, hostile)
     await expect(page.locator(".ac-msg-visitor")).to_have_text(hostile)
@@ -229,15 +232,15 @@ async def test_html_in_a_message_is_text(page: Page, site: HostSite) -> None:
     assert await page.locator("img").count() == 0
 
 
-async def test_a_page_on_another_domain_is_refused(page: Page, site: HostSite) -> None:
+async def test_a_page_on_another_domain_is_refused(page: Page, platform: Platform) -> None:
     frames = Frames()
     frames.attach(page)
-    await open_widget(page, site.url("localhost"))
+    await open_widget(page, demo_page(platform, ELSEWHERE))
     await expect(page.locator(".ac-status")).to_have_text("Unavailable", timeout=15000)
     await expect(page.locator(".ac-notice")).to_contain_text("may not embed this chatbot")
     [refusal] = frames.connect_errors
     assert refusal["data"]["code"] == "ORIGIN_NOT_ALLOWED"
-    assert "http://localhost:" in refusal["data"]["message"]
+    assert f"http://{ELSEWHERE}:" in refusal["data"]["message"]
     assert frames.of("session") == []
 
 
@@ -245,7 +248,7 @@ async def test_rest_creates_a_chatbot_and_openapi_lists_the_routes(platform: Pla
     account = platform.account
     async with platform.edge_http() as http:
         login = await http.post(
-            "/v1/auth:login", json={"tenantSlug": account.slug, "email": account.email, "password": PASSWORD}
+            "/v1/auth:login", json={"tenantSlug": account.slug, "email": account.email, "password": account.password}
         )
         assert login.status_code == 200, login.text
         bearer = {"authorization": f"Bearer {login.json()['tokens']['accessToken']}"}
