@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import struct
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -198,3 +199,18 @@ def test_compressed_model_renders(page: Page, edge: tuple[str, EdgeLog], embed_i
     fetched_draco = any("/widget/draco/" in url for url in requests)
     assert fetched_draco == (embed_id == EMBED_DRACO), requests
     assert page.locator(HOST).get_attribute("data-fallback-reason") is None
+
+
+def test_clicking_the_avatar_waves_and_tells_the_edge(page: Page, edge: tuple[str, EdgeLog]) -> None:
+    """A click on the avatar plays its greet clip at once and reaches the edge as an `avatar:interaction`."""
+    open_3d(page, f"{edge[0]}/pages/host")
+    # The greeting's own wave ends first, so the next greet can only be the click's.
+    expect(page.locator(HOST)).to_have_attribute("data-clip", "idle", timeout=15000)
+    before = len(edge[1].interactions)
+    page.locator(".ac-stage canvas").click()
+    expect(page.locator(HOST)).to_have_attribute("data-clip", "greet", timeout=5000)
+    # The event travels to the scripted edge's own thread; give it a moment.
+    deadline = time.monotonic() + 10
+    while "click" not in edge[1].interactions[before:] and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert "click" in edge[1].interactions[before:], edge[1].interactions

@@ -93,7 +93,11 @@ class Widget implements WidgetHandle {
       pose: (name, value) => host.setAttribute(`data-${name}`, value),
       fps: (value) => host.setAttribute("data-fps", String(value)),
       fallback: (reason) => this.useFallback(reason),
-      interaction: (kind) => this.client?.interaction(kind),
+      interaction: (kind) => {
+        this.client?.interaction(kind);
+        // A click on the avatar is answered at once with a wave (its greet clip); never over an answer's talking.
+        if (kind === "click" && !this.streaming.size) this.avatar?.play({ behaviour: "greet" });
+      },
     };
   }
 
