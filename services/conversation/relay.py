@@ -55,6 +55,8 @@ class _Answer:
     error: ai_pb2.StreamError | None = None
     first_token_ms: float | None = None
     analysis: ai_pb2.QuestionAnalysis | None = None
+    sentiment: ai_pb2.Sentiment | None = None
+    """How the whole answer reads, from the AI service's done event."""
 
     @property
     def text(self) -> str:
@@ -81,6 +83,8 @@ class _Answer:
             self.usage = event.usage
         elif kind == "done":
             self.finish_reason = event.done.finish_reason
+            if event.done.HasField("sentiment"):
+                self.sentiment = event.done.sentiment
         elif kind == "error":
             self.error = event.error
         return None
@@ -115,6 +119,7 @@ class _Answer:
             cached=usage.cached,
             first_token_ms=self.first_token_ms,
             finish_reason=self.finish_reason,
+            sentiment=proto_json(self.sentiment) if self.sentiment is not None else None,
         )
 
 

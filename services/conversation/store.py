@@ -71,6 +71,8 @@ class NewMessage:
     cached: bool = False
     first_token_ms: float | None = None
     finish_reason: int = 0
+    sentiment: dict[str, Any] | None = None
+    """An answer's own sentiment (a visitor message's comes later, with its QuestionAnalysis)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +224,7 @@ class ConversationStore:
                 EXCHANGE,
                 payload,
                 only_active,
+                message.sentiment,
             )
         assert row is not None  # `taken` always has its one row
         if row["woken"]:
@@ -313,8 +316,8 @@ _APPEND = (
     " added AS ("
     " INSERT INTO conversation.messages (id, tenant_id, conversation_id, position, role, state, text, citations,"
     " provider, model, input_tokens, output_tokens, cost_micros, currency_code, cached, first_token_ms,"
-    " finish_reason, request_id) SELECT $3, $1, $2, message_count, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
-    " $15, $16, $17 FROM counted ON CONFLICT DO NOTHING RETURNING *),"
+    " finish_reason, request_id, sentiment) SELECT $3, $1, $2, message_count, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
+    " $13, $14, $15, $16, $17, $26 FROM counted ON CONFLICT DO NOTHING RETURNING *),"
     " analysed AS ("
     " UPDATE conversation.messages SET sentiment = $19, intent = $20, intent_confidence = $21"
     " WHERE tenant_id = $1 AND id = $18 AND EXISTS (SELECT 1 FROM added) RETURNING id), "

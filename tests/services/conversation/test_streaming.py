@@ -62,6 +62,12 @@ async def test_an_answer_streams_with_citations_cues_and_visemes_and_is_stored(
     assert stored.HasField("first_token_latency")
     assert stored.first_token_latency.ToNanoseconds() > 0
     assert stored.finish_reason == ai_pb2.FINISH_REASON_STOP
+    # The answer is stored with how it reads as a whole.
+    answer_sentiment = await local.ai.AnalyzeSentiment(
+        ai_pb2.AnalyzeSentimentRequest(chatbot=bot.name, text=answer), metadata=account.metadata
+    )
+    assert stored.HasField("sentiment")
+    assert stored.sentiment == answer_sentiment.sentiment
 
     listed = await local.conversations.ListMessages(
         pb.ListMessagesRequest(parent=conversation.name), metadata=account.metadata

@@ -297,7 +297,7 @@ class Message(_message.Message):
 
     @_builtins.property
     def sentiment(self) -> _ai_pb2.Sentiment:
-        """Sentiment of the text (visitor messages)."""
+        """Sentiment of the text: a visitor message's once analysed, a complete answer's as it ended."""
 
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
