@@ -12,7 +12,6 @@ import importlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,6 +22,7 @@ from avatarchat.auth.v1 import auth_pb2_grpc
 from avatarchat.chatbot.v1 import chatbot_pb2, chatbot_pb2_grpc
 from avatarchat.knowledge.v1 import knowledge_pb2, knowledge_pb2_grpc
 from avatarchat.tenant.v1 import tenant_pb2, tenant_pb2_grpc
+from services.avatar.preview import CHROMIUM_ARGS, DEFAULT_CHROMIUM
 from services.cli.catalog import DEMO_EMAIL, DEMO_PASSWORD, RUNNABLE_SERVICES
 from services.cli.seed import seed_demo
 from services.knowledge.worker import IngestWorker
@@ -36,19 +36,9 @@ from tests.services.conftest import Account, Stack
 from tests.services.knowledge.service_env import Knowledge, delete_topology, knowledge_settings
 
 FAQ_TITLE = "avatarchat FAQ"
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-]
+#: Debian's Chromium with the avatar previews' flags (a closed network, WebGL on SwiftShader).
+CHROMIUM = DEFAULT_CHROMIUM
+ARGS = list(CHROMIUM_ARGS)
 
 
 @pytest.fixture(scope="module")

@@ -105,6 +105,18 @@ def canvas_share(drawn: bytes, bare: bytes) -> float:
     return changed / (diff.width * diff.height)
 
 
+def assert_canvas_draws(page: Page) -> None:
+    """The 3D canvas, a moment after it appeared, draws on more than 5 % of the stage (see canvas_share)."""
+    page.wait_for_timeout(1200)
+    stage, canvas = page.locator(".ac-stage"), page.locator(".ac-stage canvas")
+    drawn = stage.screenshot()
+    canvas.evaluate(HIDE_CANVAS, True)
+    bare = stage.screenshot()
+    canvas.evaluate(HIDE_CANVAS, False)
+    share = canvas_share(drawn, bare)
+    assert share > 0.05, f"the canvas draws on {share:.1%} of the stage"
+
+
 def open_widget(page: Page, url: str) -> None:
     page.goto(url)
     page.locator(".ac-launcher").click()
@@ -141,14 +153,7 @@ def test_site_script_opens_the_widget(page: Page, edge: tuple[str, EdgeLog]) -> 
 def test_open_renders_the_avatar(page: Page, edge: tuple[str, EdgeLog]) -> None:
     open_widget(page, f"{edge[0]}/pages/host")
     expect(page.locator(HOST)).to_have_attribute("data-mode", "3d", timeout=20000)
-    page.wait_for_timeout(1200)
-    stage, canvas = page.locator(".ac-stage"), page.locator(".ac-stage canvas")
-    drawn = stage.screenshot()
-    canvas.evaluate(HIDE_CANVAS, True)
-    bare = stage.screenshot()
-    canvas.evaluate(HIDE_CANVAS, False)
-    share = canvas_share(drawn, bare)
-    assert share > 0.05, f"the canvas draws on {share:.1%} of the stage"
+    assert_canvas_draws(page)
     assert host_attr(page, "data-clip") in {"idle", "greet"}
     # The frame-rate probe (3 s of rendering) keeps the 3D view on this machine's SwiftShader.
     expect(page.locator(HOST)).to_have_attribute("data-fps", re.compile(r"^\d+$"), timeout=10000)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import logging
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -27,9 +24,9 @@ from services.runtime.settings import RuntimeSettings
 from services.runtime.tokens import ServiceTokens
 from tests.conftest import free_port
 from tests.errors_assert import expect_error
+from tests.services.chatbot.avatar_upload import upload_ready_avatar
 from tests.services.chatbot.conftest import create_bot
-from tests.services.chatbot.glb_sample import sample_glb
-from tests.services.conftest import Account, Stack, start_services
+from tests.services.conftest import Stack, start_services
 
 AVATAR_SERVER = Path(__file__).resolve().parents[3] / "services" / "avatar" / "server.py"
 BASE_URL = "http://127.0.0.1:3008"
@@ -224,35 +221,6 @@ async def avatar_stack(
             await host.stop(0.5)
 
 
-async def _upload_ready_avatar(avatars: avatar_pb2_grpc.AvatarServiceAsyncStub, account: Account) -> avatar_pb2.Avatar:
-    """Uploads the sample model (client streaming) and waits until the avatar service has validated it."""
-    content = sample_glb()
-
-    async def requests() -> AsyncIterator[avatar_pb2.UploadAvatarRequest]:
-        yield avatar_pb2.UploadAvatarRequest(
-            metadata=avatar_pb2.UploadAvatarMetadata(
-                parent=account.tenant,
-                display_name="Sample",
-                filename="sample.glb",
-                size_bytes=len(content),
-                content_sha256=hashlib.sha256(content).hexdigest(),
-            )
-        )
-        for offset in range(0, len(content), 1024):
-            yield avatar_pb2.UploadAvatarRequest(chunk=content[offset : offset + 1024])
-
-    avatar = (await avatars.UploadAvatar(requests(), metadata=account.metadata)).avatar
-    deadline = time.monotonic() + 60
-    while avatar.state not in (avatar_pb2.AVATAR_STATE_READY, avatar_pb2.AVATAR_STATE_INVALID):
-        assert time.monotonic() < deadline, f"avatar still {avatar_pb2.AvatarState.Name(avatar.state)}"
-        await asyncio.sleep(0.2)
-        avatar = (
-            await avatars.GetAvatar(avatar_pb2.GetAvatarRequest(name=avatar.name), metadata=account.metadata)
-        ).avatar
-    assert avatar.state == avatar_pb2.AVATAR_STATE_READY, avatar.validation_report
-    return avatar
-
-
 @pytest.mark.skipif(
     not AVATAR_SERVER.exists(), reason="the avatar service (services/avatar/server.py) is not written yet"
 )
@@ -263,7 +231,7 @@ async def test_embed_config_with_the_real_avatar_service(
     chatbots, avatars = avatar_stack
     account = await stack.new_tenant("avatar-up")
     md = account.metadata
-    avatar = await _upload_ready_avatar(avatars, account)
+    avatar = await upload_ready_avatar(avatars, account)
     bot = await create_bot(chatbots, account)
     missing = f"{account.tenant}/avatars/{uuid.uuid4()}"
     await expect_error(
@@ -275,7 +243,7 @@ async def test_embed_config_with_the_real_avatar_service(
     )
     assert assigned.chatbot.avatar == avatar.name
     # Another tenant's avatar is as unknown as a missing one; the platform's default is not assigned by name.
-    theirs = await _upload_ready_avatar(avatars, await stack.new_tenant("avatar-up-other"))
+    theirs = await upload_ready_avatar(avatars, await stack.new_tenant("avatar-up-other"))
     await expect_error(
         chatbots.AssignAvatar(chatbot_pb2.AssignAvatarRequest(name=bot.name, avatar=theirs.name), metadata=md),
         grpc.StatusCode.NOT_FOUND,
