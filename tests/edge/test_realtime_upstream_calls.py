@@ -6,6 +6,7 @@ which sees each call's metadata and remaining deadline as the service does.
 
 from __future__ import annotations
 
+import importlib
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ import pytest
 from avatarchat.auth.v1 import auth_pb2
 from avatarchat.chatbot.v1 import chatbot_pb2
 from avatarchat.conversation.v1 import conversation_pb2
+from tests.conftest import free_port
 from tests.edge.conftest import edge_settings_for
 from tests.edge.recording_proxy import RecordingProxy, SeenCall, serve_recording_proxy
 from tests.edge.widget_harness import (
@@ -148,3 +150,43 @@ async def test_an_upstream_that_never_answers_fails_the_event_at_its_deadline(
     [stalled] = proxy.calls("CreateConversation")[-1:]
     assert stalled.time_remaining is not None
     assert stalled.time_remaining <= CALL_SECONDS + ROUNDING_SECONDS
+
+
+async def test_a_visitor_token_near_its_expiry_is_renewed_before_the_events_calls(
+    stack: Stack, fake_conversations: tuple[FakeConversations, str]
+) -> None:
+    """Visitor tokens living less than the renewal margin are minted again before each event's calls."""
+    auth = importlib.import_module("services.auth.server")
+    # Below the gateway's one-minute margin: no token is ever fresh enough to reuse.
+    short_lived = auth.SETTINGS(**{**stack.settings.model_dump(), "auth_visitor_token_ttl_seconds": 30})
+    host = await auth.build(short_lived, port=free_port())
+    await host.start()
+    targets = {
+        chatbot_pb2.DESCRIPTOR.services_by_name["ChatbotService"].full_name: stack.settings.address_of("chatbot"),
+        auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name: f"127.0.0.1:{host.port}",
+        conversation_pb2.DESCRIPTOR.services_by_name["ConversationService"].full_name: fake_conversations[1],
+    }
+    try:
+        async with serve_recording_proxy(targets) as (proxy, address):
+            settings = edge_settings_for(
+                stack.settings,
+                service_addresses={"chatbot": address, "auth": address, "conversation": address},
+                socketio_channel=f"test-sio-{uuid.uuid4().hex}",
+                widget_key_prefix=f"test-widget:{uuid.uuid4().hex}",
+            )
+            bot = await create_widget_bot(stack, await stack.new_tenant("widget-renew"))
+            async with serve_full_edge(settings) as edge, widget(edge.url, {"embedId": bot.embed_id}) as w:
+                await w.wait_for("session")
+                sent: list[str] = []
+                for n, text in enumerate(("hello there", "and again"), start=1):
+                    proxy.seen.clear()
+                    assert (await w.call("message:send", {"text": text}))["ok"] is True
+                    await w.wait_for("stream:end", n)
+                    methods = [c.method for c in proxy.seen]
+                    # The renewal comes first, so no call of the event goes out with an expiring token.
+                    assert methods[0] == "IssueVisitorToken", methods
+                    [stream] = proxy.calls("SendMessage")
+                    sent.append(stream.metadata["authorization"])
+        assert sent[0] != sent[1], "each message went out with a newly minted token"
+    finally:
+        await host.stop(0.5)
