@@ -37,6 +37,11 @@ class ProviderInfo:
     offline_default: bool = False
 
 
+#: Google's models, offered by both the Gemini API and Vertex AI.
+_GEMINI_MODELS = (
+    ModelInfo("gemini-2.5-flash", "Gemini 2.5 Flash", 1_048_576),
+    ModelInfo("gemini-2.5-flash-lite", "Gemini 2.5 Flash-Lite", 1_048_576),
+)
 _VENDORS: dict[str, tuple[str, tuple[ModelInfo, ...]]] = {
     "openai": (
         "OpenAI",
@@ -54,20 +59,8 @@ _VENDORS: dict[str, tuple[str, tuple[ModelInfo, ...]]] = {
             ModelInfo("claude-sonnet-4-5", "Claude Sonnet 4.5", 200_000),
         ),
     ),
-    "gemini": (
-        "Google Gemini",
-        (
-            ModelInfo("gemini-2.5-flash", "Gemini 2.5 Flash", 1_048_576),
-            ModelInfo("gemini-2.5-flash-lite", "Gemini 2.5 Flash-Lite", 1_048_576),
-        ),
-    ),
-    VERTEX_ID: (
-        "Google Vertex AI",
-        (
-            ModelInfo("gemini-2.5-flash", "Gemini 2.5 Flash", 1_048_576),
-            ModelInfo("gemini-2.5-flash-lite", "Gemini 2.5 Flash-Lite", 1_048_576),
-        ),
-    ),
+    "gemini": ("Google Gemini", _GEMINI_MODELS),
+    VERTEX_ID: ("Google Vertex AI", _GEMINI_MODELS),
 }
 OFFLINE_INFO = ProviderInfo(
     id=OFFLINE_ID,

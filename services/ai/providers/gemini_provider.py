@@ -182,8 +182,11 @@ def service_account_info(key: str) -> dict[str, Any] | None:
         info: dict[str, Any] = json.loads(key)
     except json.JSONDecodeError:
         raise ValueError("a Vertex AI service account key must be the key file's JSON") from None
-    missing = [f for f in _SERVICE_ACCOUNT_FIELDS if not isinstance(info, dict) or not info.get(f)]
-    if missing or info.get("type") != "service_account":
+    if (
+        not isinstance(info, dict)
+        or info.get("type") != "service_account"
+        or not all(info.get(f) for f in _SERVICE_ACCOUNT_FIELDS)
+    ):
         raise ValueError(
             "a Vertex AI service account key needs type service_account and " + ", ".join(_SERVICE_ACCOUNT_FIELDS)
         )
