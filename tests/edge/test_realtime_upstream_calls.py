@@ -10,7 +10,9 @@ import importlib
 import re
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -46,24 +48,32 @@ class ProxiedEdge:
     proxy: RecordingProxy
 
 
-@pytest.fixture(scope="module")
-async def proxied(stack: Stack, fake_conversations: tuple[FakeConversations, str]) -> AsyncIterator[ProxiedEdge]:
-    """The proxy in front of the stack's chatbot and auth services and the fake conversations, and its edge."""
+@asynccontextmanager
+async def proxied_edge(stack: Stack, auth: str, conversations: str, **settings: Any) -> AsyncIterator[ProxiedEdge]:
+    """A full edge whose chatbot (the stack's), auth and conversation upstreams are behind one recording proxy."""
     targets = {
         chatbot_pb2.DESCRIPTOR.services_by_name["ChatbotService"].full_name: stack.settings.address_of("chatbot"),
-        auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name: stack.settings.address_of("auth"),
-        conversation_pb2.DESCRIPTOR.services_by_name["ConversationService"].full_name: fake_conversations[1],
+        auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name: auth,
+        conversation_pb2.DESCRIPTOR.services_by_name["ConversationService"].full_name: conversations,
     }
     async with serve_recording_proxy(targets) as (proxy, address):
-        settings = edge_settings_for(
+        edge_settings = edge_settings_for(
             stack.settings,
             service_addresses={"chatbot": address, "auth": address, "conversation": address},
             socketio_channel=f"test-sio-{uuid.uuid4().hex}",
             widget_key_prefix=f"test-widget:{uuid.uuid4().hex}",
-            call_timeout_seconds=CALL_SECONDS,
+            **settings,
         )
-        async with serve_full_edge(settings) as edge:
+        async with serve_full_edge(edge_settings) as edge:
             yield ProxiedEdge(edge, proxy)
+
+
+@pytest.fixture(scope="module")
+async def proxied(stack: Stack, fake_conversations: tuple[FakeConversations, str]) -> AsyncIterator[ProxiedEdge]:
+    """The proxy in front of the stack's chatbot and auth services and the fake conversations, and its edge."""
+    auth = stack.settings.address_of("auth")
+    async with proxied_edge(stack, auth, fake_conversations[1], call_timeout_seconds=CALL_SECONDS) as running:
+        yield running
 
 
 def _event_calls(proxied: ProxiedEdge, methods: set[str]) -> list[SeenCall]:
@@ -161,21 +171,11 @@ async def test_a_visitor_token_near_its_expiry_is_renewed_before_the_events_call
     short_lived = auth.SETTINGS(**{**stack.settings.model_dump(), "auth_visitor_token_ttl_seconds": 30})
     host = await auth.build(short_lived, port=free_port())
     await host.start()
-    targets = {
-        chatbot_pb2.DESCRIPTOR.services_by_name["ChatbotService"].full_name: stack.settings.address_of("chatbot"),
-        auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name: f"127.0.0.1:{host.port}",
-        conversation_pb2.DESCRIPTOR.services_by_name["ConversationService"].full_name: fake_conversations[1],
-    }
     try:
-        async with serve_recording_proxy(targets) as (proxy, address):
-            settings = edge_settings_for(
-                stack.settings,
-                service_addresses={"chatbot": address, "auth": address, "conversation": address},
-                socketio_channel=f"test-sio-{uuid.uuid4().hex}",
-                widget_key_prefix=f"test-widget:{uuid.uuid4().hex}",
-            )
-            bot = await create_widget_bot(stack, await stack.new_tenant("widget-renew"))
-            async with serve_full_edge(settings) as edge, widget(edge.url, {"embedId": bot.embed_id}) as w:
+        bot = await create_widget_bot(stack, await stack.new_tenant("widget-renew"))
+        async with proxied_edge(stack, f"127.0.0.1:{host.port}", fake_conversations[1]) as running:
+            proxy = running.proxy
+            async with widget(running.edge.url, {"embedId": bot.embed_id}) as w:
                 await w.wait_for("session")
                 sent: list[str] = []
                 for n, text in enumerate(("hello there", "and again"), start=1):

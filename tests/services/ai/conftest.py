@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
 from services.ai.hashed_words import HashedWordsEmbedder
 from services.ai.passages import Passage
-from services.ai.providers.base import AnswerContext, ChatMessage, GenerationRequest
+from services.ai.providers.base import AnswerContext, ChatMessage, GenerationRequest, Provider, TextDelta
 from services.ai.similarity import TextEmbedder
 from services.knowledge.minilm import MiniLmEmbedder
 from tests.services.ai.wire import Handler, WireServer
@@ -40,6 +41,20 @@ def make_request(question: str = "When do you open?", passages: tuple[Passage, .
         context=AnswerContext(question=question, passages=passages, bot_name="Ava"),
         max_output_tokens=200,
     )
+
+
+async def assert_arrives_piece_by_piece(provider: Provider, server: WireServer, gate: asyncio.Event) -> None:
+    """Streams "first " then "second" from a server holding everything after the first piece until `gate` opens."""
+    answer = provider.stream(make_request())
+    # A buffering client would hang here.
+    first = await asyncio.wait_for(anext(answer), 5)
+    assert first == TextDelta("first ")
+    assert not server.exchanges[0].finished
+    gate.set()
+    rest = [e async for e in answer]
+    await provider.aclose()
+    assert rest[0] == TextDelta("second")
+    assert server.exchanges[0].finished
 
 
 @pytest.fixture(scope="session")

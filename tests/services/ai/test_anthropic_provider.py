@@ -10,21 +10,12 @@ from pydantic import SecretStr
 from services.ai.providers import errors
 from services.ai.providers.anthropic_provider import AnthropicProvider
 from services.ai.providers.base import FinishReason, ProviderConfig, ProviderEvent, TextDelta, UsageReport
-from tests.services.ai.conftest import StartServer, make_request
+from tests.services.ai.conftest import StartServer, assert_arrives_piece_by_piece, make_request
 from tests.services.ai.wire import Exchange, Handler, Responder
-from tests.services.ai.wire_formats import anthropic_error, anthropic_stream
+from tests.services.ai.wire_formats import anthropic_error, anthropic_message, anthropic_stream
 
 KEY = "sk-ant-test-0123456789abcdef"
-MESSAGE: dict[str, object] = {
-    "id": "msg_test",
-    "type": "message",
-    "role": "assistant",
-    "model": "claude-haiku-4-5-20251001",
-    "content": [],
-    "stop_reason": None,
-    "stop_sequence": None,
-    "usage": {"input_tokens": 25, "output_tokens": 1},
-}
+MESSAGE = anthropic_message()
 START = ("message_start", {"type": "message_start", "message": MESSAGE})
 BLOCK = (
     "content_block_start",
@@ -218,14 +209,4 @@ async def test_an_event_of_the_wrong_shape_after_text_is_malformed_and_keeps_the
 async def test_a_paced_stream_arrives_piece_by_piece(serve: StartServer) -> None:
     gate = asyncio.Event()
     server = await serve(anthropic_stream(["first ", "second"], gate=gate))
-    provider = provider_for(server.url)
-    answer = provider.stream(make_request())
-    # The server holds everything after the first piece until the gate opens: a buffering client would hang here.
-    first = await asyncio.wait_for(anext(answer), 5)
-    assert first == TextDelta("first ")
-    assert not server.exchanges[0].finished
-    gate.set()
-    rest = [e async for e in answer]
-    await provider.aclose()
-    assert rest[0] == TextDelta("second")
-    assert server.exchanges[0].finished
+    await assert_arrives_piece_by_piece(provider_for(server.url), server, gate)

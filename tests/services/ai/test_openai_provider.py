@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from services.ai.providers import errors
 from services.ai.providers.base import FinishReason, ProviderConfig, ProviderEvent, ProviderKind, TextDelta, UsageReport
 from services.ai.providers.openai_provider import OpenAIProvider
-from tests.services.ai.conftest import StartServer, make_request
+from tests.services.ai.conftest import StartServer, assert_arrives_piece_by_piece, make_request
 from tests.services.ai.wire import Exchange, Responder
 from tests.services.ai.wire_formats import openai_chunk, openai_error, openai_stream
 
@@ -195,17 +195,7 @@ async def test_unreachable_server_is_unavailable() -> None:
 async def test_a_paced_stream_arrives_piece_by_piece(serve: StartServer) -> None:
     gate = asyncio.Event()
     server = await serve(openai_stream(["first ", "second"], gate=gate))
-    provider = provider_for(server.url)
-    events = provider.stream(make_request())
-    # The server holds everything after the first piece until the gate opens: a buffering client would hang here.
-    first = await asyncio.wait_for(anext(events), 5)
-    assert first == TextDelta("first ")
-    assert not server.exchanges[0].finished
-    gate.set()
-    rest = [e async for e in events]
-    await provider.aclose()
-    assert rest[0] == TextDelta("second")
-    assert server.exchanges[0].finished
+    await assert_arrives_piece_by_piece(provider_for(server.url), server, gate)
 
 
 async def test_closing_the_stream_closes_the_upstream_connection(serve: StartServer) -> None:

@@ -86,6 +86,20 @@ def openai_error(status: int, message: str, error_type: str, code: str | None = 
     return handle
 
 
+def anthropic_message(input_tokens: int = 25) -> dict[str, object]:
+    """The `message` of a Messages stream's message_start event, before any content."""
+    return {
+        "id": "msg_test",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-haiku-4-5-20251001",
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": input_tokens, "output_tokens": 1},
+    }
+
+
 def anthropic_stream(
     pieces: Sequence[str],
     *,
@@ -103,16 +117,7 @@ def anthropic_stream(
 
     async def handle(exchange: Exchange, respond: Responder) -> None:
         await respond.start_stream()
-        message: dict[str, object] = {
-            "id": "msg_test",
-            "type": "message",
-            "role": "assistant",
-            "model": "claude-haiku-4-5-20251001",
-            "content": [],
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": {"input_tokens": input_tokens, "output_tokens": 1},
-        }
+        message = anthropic_message(input_tokens)
         await respond.sse({"type": "message_start", "message": message}, event="message_start")
         block = {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
         await respond.sse(block, event="content_block_start")
