@@ -8,6 +8,7 @@ blink morph weights as drawn, data-mix the weighted clips ("idle:0.6 talk:0.4" m
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import struct
 import time
@@ -121,6 +122,18 @@ def slow_answer(page: Page) -> None:
     expect(answer.locator(".ac-body")).to_have_text("".join(SLOW_CHUNKS), timeout=20000)
 
 
+def weights(page: Page) -> list[dict[str, float]]:
+    """The mixer's clip weights as data-mix took them since open_3d, in order."""
+    return [{name: float(w) for name, w in (item.split(":") for item in mix.split())} for mix in pose(page, "data-mix")]
+
+
+def assert_whole(mixes: list[dict[str, float]]) -> None:
+    """Every published mix weighs 1 in all (in tenths, so within rounding): no clip stacked on another, and no part
+    of the pose left to the bind pose."""
+    off = [mix for mix in mixes if abs(sum(mix.values()) - 1) > 0.15]
+    assert not off, off
+
+
 def pose(page: Page, hook: str, *, streaming: bool | None = None) -> list[str]:
     """The values a hook took since open_3d, optionally only those while an answer was (not) streaming."""
     records: list[list[Any]] = page.evaluate("window.__pose")
@@ -175,8 +188,47 @@ def test_clip_changes_crossfade(page: Page, edge: tuple[str, EdgeLog]) -> None:
     assert any(blended(mix) for mix in mixes), mixes
     # Changing state again mid-fade (typing, then sending) fades each clip out from the weight it had: one restarted
     # at full weight would show as weights summing to well over 1 (`idle:1 listen:1`).
-    totals = [sum(float(item.split(":")[1]) for item in mix.split()) for mix in mixes]
-    assert max(totals) <= 1.15, [m for m, t in zip(mixes, totals, strict=True) if t > 1.15]
+    assert_whole(weights(page))
+
+
+def test_state_changes_within_one_frame_move_the_weight_smoothly(page: Page, edge: tuple[str, EdgeLog]) -> None:
+    """Typing and sending in one go (idle → listen → idle → think before the next frame) never stacks two clips at
+    full weight: the mixer's weights always sum to 1 and each frame moves them by at most one frame's fade."""
+    open_3d(page, f"{edge[0]}/pages/host")
+    page.evaluate(
+        """([host, text]) => { const input = document.querySelector(host).shadowRoot.querySelector('#ac-input');
+        input.value = text; input.dispatchEvent(new Event('input'));
+        input.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter'})); }""",
+        [HOST, SLOW_QUESTION],
+    )
+    answer = page.locator(".ac-msg-assistant").last
+    expect(answer.locator(".ac-body")).to_have_text("".join(SLOW_CHUNKS), timeout=20000)
+    expect(page.locator(HOST)).to_have_attribute("data-mix", "idle:1", timeout=10000)
+    mixes = weights(page)
+    assert any("think" in mix for mix in mixes), mixes
+    assert_whole(mixes)
+    # A frame is at most 0.1 s (the tick's clamp), so no weight jumps by more than 0.1 s of the 0.35 s fade.
+    for before, after in itertools.pairwise(mixes):
+        assert all(abs(after.get(k, 0) - before.get(k, 0)) <= 0.4 for k in before | after), (before, after)
+
+
+def test_a_gesture_takes_its_share_of_the_pose_then_hands_it_back(page: Page, edge: tuple[str, EdgeLog]) -> None:
+    """A cued nod (intensity 0.8, held 4 s) fades in over the base loop to 0.8, the loop keeping the rest, and fades
+    out again once it ends."""
+    open_3d(page, f"{edge[0]}/pages/host")
+    send(page, "How fast do you ship?")
+    expect(page.locator(HOST)).to_have_attribute("data-clip", "nod")
+    expect(page.locator(HOST)).to_have_attribute("data-clip", "idle", timeout=10000)
+    expect(page.locator(HOST)).to_have_attribute("data-mix", "idle:1", timeout=5000)
+    mixes = weights(page)
+    nods = [mix.get("nod", 0.0) for mix in mixes]
+    assert max(nods) == 0.8, mixes
+    held = [mix for mix in mixes if mix.get("nod") == 0.8]
+    assert all(sum(w for name, w in mix.items() if name != "nod") == pytest.approx(0.2) for mix in held), held
+    peak = nods.index(0.8)
+    assert any(0 < nod < 0.8 for nod in nods[:peak]), mixes  # faded in
+    assert any(0 < nod < 0.8 for nod in nods[peak:]), mixes  # and out
+    assert_whole(mixes)
 
 
 @pytest.mark.parametrize("embed_id", [EMBED_DRACO, EMBED_MESHOPT])

@@ -1,6 +1,6 @@
-// The 3D avatar (its own chunk, with three.js): GLTF with Meshopt and Draco, an AnimationMixer with
-// crossfades between a base loop (idle/talk/listen/think) and one-shot gestures, blinking, lip sync,
-// and a frame-rate probe that hands over to the 2D fallback on slow machines.
+// The 3D avatar (its own chunk, with three.js): GLTF with Meshopt and Draco, an AnimationMixer whose clip weights
+// this module blends (a base loop, idle/talk/listen/think, under cued gestures), blinking, lip sync, and a
+// frame-rate probe that hands over to the 2D fallback on slow machines.
 import {
   AnimationAction,
   AnimationClip,
@@ -27,6 +27,7 @@ import type { AvatarHooks, AvatarView, BaseState } from "./view";
 import { applyVisemes, cuesFromText, type MorphSlot, type VisemeRig, VisemeTrack } from "./visemes";
 
 const FADE_S = 0.35;
+const GESTURE_FADE_S = 0.25;
 const FPS_WINDOW_MS = 3000;
 
 export interface Stage3DOptions {
@@ -70,6 +71,13 @@ class Stage3D implements AvatarView {
   private readonly resize: ResizeObserver;
   private baseAction: AnimationAction | null = null;
   private gesture: AnimationAction | null = null;
+  /** Each base loop's share of the base layer: the others fade out and the current one holds the rest (sum 1). */
+  private readonly baseShares = new Map<AnimationAction, number>();
+  /** The same for gestures, within the gesture layer. */
+  private readonly gestureShares = new Map<AnimationAction, number>();
+  /** How much of the pose the gesture layer holds (the base layer has the rest), and where it is heading. */
+  private gestureMix = 0;
+  private gestureTarget = 0;
   private gestureTimer = 0;
   private active = false;
   private frame = 0;
@@ -124,20 +132,13 @@ class Stage3D implements AvatarView {
     const name = this.clipFor(state) ?? this.clipFor("idle");
     const action = name ? this.actions.get(name) : undefined;
     if (!action || action === this.baseAction) return;
-    const from = this.baseAction;
-    // A clip still fading out from an earlier change keeps its place in the loop, so its pose does not jump.
-    if (!action.isRunning()) action.reset();
-    action.stopFading().setLoop(LoopRepeat, Infinity).setEffectiveWeight(1);
-    action.play();
-    if (this.gesture) action.setEffectiveWeight(0); // faded in when the gesture ends
-    else if (from) {
-      // Out from the weight it shows now: crossFadeTo would restart it at full weight, a visible pop when the state
-      // changes again mid-fade (typing, then sending, goes idle → listen → idle → think within a few frames).
-      from.setEffectiveWeight(from.getEffectiveWeight()).fadeOut(FADE_S);
-      action.fadeIn(FADE_S);
+    // A clip still fading out keeps its place in the loop and its share, so its pose does not jump.
+    if (!this.baseShares.has(action)) {
+      action.reset().setLoop(LoopRepeat, Infinity).setEffectiveWeight(0).play();
+      this.baseShares.set(action, 0);
     }
-    if (!this.gesture) this.options.hooks.clip(action.getClip().name);
     this.baseAction = action;
+    if (!this.gesture) this.options.hooks.clip(action.getClip().name);
   }
 
   play(cue: AnimationEvent): void {
@@ -146,16 +147,16 @@ class Stage3D implements AvatarView {
       return this.setBase(behaviour);
     const name = (cue.clip && this.resolve(cue.clip)) || this.clipFor(behaviour);
     const action = name ? this.actions.get(name) : undefined;
-    if (!action || action === this.baseAction) return;
-    const from = this.gesture ?? this.baseAction;
+    // A base loop, even one still fading out, is not also played as a gesture: the two layers would fight over it.
+    if (!action || this.baseShares.has(action)) return;
     clearTimeout(this.gestureTimer);
     const duration = action.getClip().duration * 1000;
     const hold = cue.durationMs && cue.durationMs > duration ? cue.durationMs : 0;
-    action.reset().setEffectiveWeight(Math.max(0.5, Math.min(1, cue.intensity || 1)));
-    action.setLoop(hold ? LoopRepeat : LoopOnce, Infinity).clampWhenFinished = !hold;
+    action.reset().setLoop(hold ? LoopRepeat : LoopOnce, Infinity).clampWhenFinished = !hold;
     action.play();
-    if (from && from !== action) from.crossFadeTo(action, 0.25, false);
+    if (!this.gestureShares.has(action)) this.gestureShares.set(action, 0);
     this.gesture = action;
+    this.gestureTarget = Math.max(0.5, Math.min(1, cue.intensity || 1));
     if (hold) this.gestureTimer = window.setTimeout(() => this.endGesture(), hold);
     this.options.hooks.clip(action.getClip().name);
   }
@@ -198,14 +199,26 @@ class Stage3D implements AvatarView {
   }
 
   private endGesture(): void {
-    const gesture = this.gesture;
     this.gesture = null;
+    this.gestureTarget = 0;
     clearTimeout(this.gestureTimer);
-    const base = this.baseAction;
-    if (gesture && base) {
-      base.reset().setEffectiveWeight(1).play();
-      gesture.crossFadeTo(base, FADE_S, false);
-      this.options.hooks.clip(base.getClip().name);
+    if (this.baseAction) this.options.hooks.clip(this.baseAction.getClip().name);
+  }
+
+  /**
+   * Moves every clip's weight one frame along its crossfade. The weights are kept here rather than with the mixer's
+   * fadeIn/fadeOut because those restart from a weight that is only updated on the next mixer.update: a state changed
+   * twice within a frame (typing, then sending) would put two clips at full weight, a visible pop.
+   */
+  private blend(dt: number): void {
+    const step = (rate: number, from: number, to: number): number =>
+      from < to ? Math.min(to, from + dt * rate) : Math.max(to, from - dt * rate);
+    this.gestureMix = step(this.gestureTarget ? 1 / GESTURE_FADE_S : 1 / FADE_S, this.gestureMix, this.gestureTarget);
+    shift(this.baseShares, this.baseAction, dt / FADE_S, 1 - this.gestureMix);
+    shift(this.gestureShares, this.gesture, dt / GESTURE_FADE_S, this.gestureMix);
+    if (!this.gestureMix && !this.gesture) {
+      for (const action of this.gestureShares.keys()) action.stop();
+      this.gestureShares.clear();
     }
   }
 
@@ -271,6 +284,7 @@ class Stage3D implements AvatarView {
     // Controlled morphs start from zero each frame so the mixer's clip values (or nothing) show
     // through, then blink and lip sync layer on top.
     for (const s of this.controlled) s.influences[s.index] = 0;
+    this.blend(dt);
     this.mixer.update(dt);
     this.blink(now);
     applyVisemes(this.rig, this.track.weights(now, dt));
@@ -327,4 +341,21 @@ class Stage3D implements AvatarView {
     this.options.hooks.fps(Math.round(fps));
     if (fps < this.options.minFps) this.options.hooks.fallback(`${fps.toFixed(1)} fps`);
   }
+}
+
+/**
+ * Fades a layer's clips other than `current` out by `step` of their share (stopping those that reach zero), gives
+ * `current` what they leave, and weighs each clip by its share of the layer's `weight`. With no current clip the
+ * shares stay: the layer as a whole is fading out through `weight`.
+ */
+function shift(shares: Map<AnimationAction, number>, current: AnimationAction | null, step: number, weight: number): void {
+  let others = 0;
+  for (const [action, share] of shares) {
+    if (!current || action === current) continue;
+    const next = Math.max(0, share - step);
+    if (next) others += next, shares.set(action, next);
+    else action.stop(), shares.delete(action);
+  }
+  if (current) shares.set(current, 1 - others);
+  for (const [action, share] of shares) action.setEffectiveWeight(share * weight);
 }
