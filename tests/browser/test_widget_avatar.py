@@ -122,15 +122,19 @@ def slow_answer(page: Page) -> None:
     expect(answer.locator(".ac-body")).to_have_text("".join(SLOW_CHUNKS), timeout=20000)
 
 
+#: How far a weight published in tenths may be from the one drawn (a little more, for float sums).
+ROUNDING = 0.051
+
+
 def weights(page: Page) -> list[dict[str, float]]:
     """The mixer's clip weights as data-mix took them since open_3d, in order."""
     return [{name: float(w) for name, w in (item.split(":") for item in mix.split())} for mix in pose(page, "data-mix")]
 
 
 def assert_whole(mixes: list[dict[str, float]]) -> None:
-    """Every published mix weighs 1 in all (in tenths, so within rounding): no clip stacked on another, and no part
-    of the pose left to the bind pose."""
-    off = [mix for mix in mixes if abs(sum(mix.values()) - 1) > 0.15]
+    """Every published mix weighs 1 in all, within the rounding of its tenths: no clip stacked on another, and no
+    part of the pose left to the bind pose."""
+    off = [mix for mix in mixes if abs(sum(mix.values()) - 1) > ROUNDING * len(mix)]
     assert not off, off
 
 
@@ -224,7 +228,8 @@ def test_a_gesture_takes_its_share_of_the_pose_then_hands_it_back(page: Page, ed
     nods = [mix.get("nod", 0.0) for mix in mixes]
     assert max(nods) == 0.8, mixes
     held = [mix for mix in mixes if mix.get("nod") == 0.8]
-    assert all(sum(w for name, w in mix.items() if name != "nod") == pytest.approx(0.2) for mix in held), held
+    base = [{name: w for name, w in mix.items() if name != "nod"} for mix in held]
+    assert all(abs(sum(mix.values()) - 0.2) <= ROUNDING * len(mix) for mix in base), held
     peak = nods.index(0.8)
     assert any(0 < nod < 0.8 for nod in nods[:peak]), mixes  # faded in
     assert any(0 < nod < 0.8 for nod in nods[peak:]), mixes  # and out
