@@ -10,6 +10,7 @@ import grpc
 
 from services.runtime.context import principal_var, request_id_var
 from services.runtime.settings import RuntimeSettings
+from services.runtime.telemetry import client_interceptors
 
 #: Retry only what is safe to retry: the call never reached a server (UNAVAILABLE).
 _SERVICE_CONFIG = {
@@ -108,6 +109,9 @@ class Clients:
     def __init__(self, settings: RuntimeSettings, extra_interceptors: Sequence[Any] = ()) -> None:
         self._settings = settings
         self._extra = list(extra_interceptors)
+        if settings.otel_exporter != "none":
+            # Every outgoing call carries the trace it is part of, so a service's spans join its caller's trace.
+            self._extra += client_interceptors()
         self._channels: dict[str, grpc.aio.Channel] = {}
 
     def channel(self, service: str, *, propagate: bool = True) -> grpc.aio.Channel:

@@ -11,21 +11,24 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 
 
 def configure_tracing(service: str, exporter: str) -> TracerProvider:
-    """Installs a tracer provider named after the service; `exporter` is none, console or otlp."""
+    """Installs a tracer provider named after the service; `exporter` is none, console or otlp.
+
+    A process has one provider: the first call's (one service per process, so its name) serves later calls too.
+    """
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):
+        return current
     provider = TracerProvider(resource=Resource.create({"service.name": f"avatarchat-{service}"}))
     span_exporter: SpanExporter | None = None
     if exporter == "console":
         span_exporter = ConsoleSpanExporter()
     elif exporter == "otlp":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # type: ignore[import-not-found]
-            OTLPSpanExporter,
-        )
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
         span_exporter = OTLPSpanExporter()
     if span_exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(span_exporter))
-    if not isinstance(trace.get_tracer_provider(), TracerProvider):
-        trace.set_tracer_provider(provider)
+    trace.set_tracer_provider(provider)
     return provider
 
 
@@ -36,8 +39,11 @@ def server_interceptor(provider: TracerProvider) -> Any:
     return aio_server_interceptor(tracer_provider=provider)  # type: ignore[no-untyped-call]
 
 
-def client_interceptors(provider: TracerProvider) -> list[Any]:
-    """The OpenTelemetry grpc.aio client interceptors (trace context into outgoing metadata)."""
+def client_interceptors() -> list[Any]:
+    """The OpenTelemetry grpc.aio client interceptors: a client span per call, its context in the call's metadata.
+
+    They use the process's provider, which configure_tracing may install after the channels are made.
+    """
     from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
-    return list(aio_client_interceptors(tracer_provider=provider))  # type: ignore[no-untyped-call]
+    return list(aio_client_interceptors())  # type: ignore[no-untyped-call]
