@@ -39,6 +39,7 @@ from edge.transcode import dumps
 from edge.upstreams import Upstreams
 from services.runtime.clients import Clients
 from services.runtime.remote_auth import remote_authenticator
+from services.runtime.telemetry import configure_tracing
 from services.runtime.tokens import ServiceTokens
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if settings.otel_exporter != "none":
+            configure_tracing("edge", settings.otel_exporter)
         clients = Clients(settings)
         upstreams = Upstreams(settings)
         # No socket_timeout: the limiter bounds its own calls (see edge/ratelimit.py), health its ping.

@@ -14,6 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from services.runtime import embedded_pg, migrations
+from tests.otlp_collector import Collector, serve_collector
 
 # The suite signs up hundreds of users: cheaper argon2id parameters keep it fast. Production keeps RFC 9106's.
 os.environ.setdefault("AVATARCHAT_AUTH_PASSWORD_MEMORY_KIB", "8192")
@@ -87,3 +88,10 @@ def unique_slug(prefix: str = "t") -> str:
 def channel_to(settings: RuntimeSettings, service: str) -> grpc.aio.Channel:
     """A plain client channel to a service under test (no propagation: tests set metadata themselves)."""
     return grpc.aio.insecure_channel(settings.address_of(service))
+
+
+@pytest.fixture(scope="session")
+async def otlp() -> AsyncIterator[Collector]:
+    """A local OTLP collector, which every service in this process that traces (exporter `otlp`) sends to."""
+    async with serve_collector() as collector:
+        yield collector

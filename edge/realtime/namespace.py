@@ -13,6 +13,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import socketio
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 
 from edge.middleware import request_id_or_new
 from edge.realtime.hub import Refused, WidgetHub
@@ -20,6 +22,7 @@ from edge.realtime.protocol import ProtocolError, parse_handshake, parse_interac
 from services.runtime.context import request_id_var
 
 log = logging.getLogger(__name__)
+_tracer = trace.get_tracer(__name__)
 
 NAMESPACE = "/widget"
 #: How long `session` waits for python-socketio to finish the connect handshake.
@@ -56,8 +59,14 @@ class WidgetNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         channels put it on every upstream call (services/runtime/clients.py) and the logs carry it.
         """
         token = request_id_var.set(uuid.uuid4().hex)
+        # One span per event, its upstream calls its children (a no-op unless an exporter is configured). Clients
+        # choose event names, so unknown ones share one span name.
+        known = event in ("connect", "disconnect") or hasattr(self, "on_" + event.replace(":", "_"))
         try:
-            return await self._dispatch(event, *args)
+            with _tracer.start_as_current_span(
+                f"socket.io {event if known else 'unknown event'}", kind=SpanKind.SERVER
+            ):
+                return await self._dispatch(event, *args)
         finally:
             request_id_var.reset(token)
 

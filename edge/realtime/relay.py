@@ -99,6 +99,12 @@ class StreamRelay:
             log.exception("answer relay failed", extra={"message_id": message_id})
             await self._fail("INTERNAL", "Internal server error")
             return
+        finally:
+            # The relay stops at the final message, before the stream's end: closing it now ends what wraps the
+            # call (a tracing interceptor's span) at once, not when garbage collection gets to it.
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
         await self._fail("UNAVAILABLE", "the answer stream ended early")
 
     async def _refresh(self) -> None:

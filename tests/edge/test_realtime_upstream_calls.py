@@ -1,4 +1,5 @@
-"""What the widget's gRPC calls carry upstream: one request id per socket event, and a deadline on every call.
+"""What the widget's gRPC calls carry upstream: one request id per socket event, a deadline on every call, and,
+with tracing on, the event's trace.
 
 The edge talks to the real chatbot and auth services and to FakeConversations through a recording proxy,
 which sees each call's metadata and remaining deadline as the service does.
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from opentelemetry.proto.trace.v1 import trace_pb2
 
 from avatarchat.auth.v1 import auth_pb2
 from avatarchat.chatbot.v1 import chatbot_pb2
@@ -31,6 +33,7 @@ from tests.edge.widget_harness import (
     serve_full_edge,
     widget,
 )
+from tests.otlp_collector import Collector
 from tests.services.conftest import Stack
 
 #: The unary deadline of the edge under test; short, so a stalled call ends the test quickly.
@@ -190,3 +193,30 @@ async def test_a_visitor_token_near_its_expiry_is_renewed_before_the_events_call
         assert sent[0] != sent[1], "each message went out with a newly minted token"
     finally:
         await host.stop(0.5)
+
+
+async def test_with_tracing_a_socket_event_is_one_trace_with_its_upstream_calls(
+    stack: Stack, fake_conversations: tuple[FakeConversations, str], otlp: Collector
+) -> None:
+    """With the OTLP exporter on, each socket event is a span, its upstream calls are its children, and each call
+    carries the event's trace to the service."""
+    bot = await create_widget_bot(stack, await stack.new_tenant("widget-traced"))
+    auth = stack.settings.address_of("auth")
+    async with proxied_edge(stack, auth, fake_conversations[1], otel_exporter="otlp") as running:
+        async with widget(running.edge.url, {"embedId": bot.embed_id}) as w:
+            await w.wait_for("session")
+            assert (await w.call("message:send", {"text": "hello there"}))["ok"] is True
+            await w.wait_for("stream:end")
+        [sent] = running.proxy.calls("SendMessage")
+    spans = await otlp.spans_after_flush()
+    for event_name, methods in (
+        ("socket.io connect", {"ResolveEmbed", "IssueVisitorToken"}),
+        ("socket.io message:send", {"CreateConversation", "SendMessage"}),
+    ):
+        [event] = [s for s in spans if s.name == event_name]
+        assert event.kind == trace_pb2.Span.SPAN_KIND_SERVER, event
+        children = [s for s in spans if s.parent_span_id == event.span_id]
+        assert {s.name.rsplit("/", 1)[1] for s in children} >= methods, (event, children)
+        assert {(s.trace_id, s.kind) for s in children} == {(event.trace_id, trace_pb2.Span.SPAN_KIND_CLIENT)}
+    # W3C traceparent: version-trace id-parent id-flags.
+    assert sent.metadata["traceparent"].split("-")[1] == event.trace_id.hex(), sent.metadata

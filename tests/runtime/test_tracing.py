@@ -1,9 +1,6 @@
 """Tracing across services: with an exporter configured, a call's spans and those of the calls it makes downstream
-form one trace, which reaches a collector over OTLP; cancelling a traced stream still reaches the service under it.
-
-The collector is a local gRPC server speaking OTLP's trace service, so the exporter runs unchanged. The tracer
-provider is the process's own (set once), so every test here shares it and the collector, and it is shut down
-with them.
+form one trace, which reaches a collector over OTLP (tests/otlp_collector.py); cancelling a traced stream still
+reaches the service under it.
 """
 
 from __future__ import annotations
@@ -15,51 +12,18 @@ from typing import Any
 
 import grpc
 import pytest
-from opentelemetry import trace
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.proto.trace.v1 import trace_pb2
-from opentelemetry.sdk.trace import TracerProvider
 
 from avatarchat.ai.v1 import ai_pb2, ai_pb2_grpc
 from services.runtime.clients import STREAM_TIMEOUT_SECONDS, Clients
 from services.runtime.server import HostedService, ServiceHost, build_host
 from services.runtime.settings import RuntimeSettings
 from services.runtime.tokens import Authenticator, ServiceTokens
+from tests.otlp_collector import Collector, Span
 from tests.runtime.test_server_lifecycle import _no_api_keys, _NoKeys
 
 ANALYZE = "/avatarchat.ai.v1.AiService/AnalyzeSentiment"
 STREAM = "/avatarchat.ai.v1.AiService/StreamResponse"
-
-
-@dataclass(frozen=True)
-class Span:
-    """What the collector was sent of one span."""
-
-    name: str
-    kind: int
-    trace_id: bytes
-    span_id: bytes
-    parent_span_id: bytes
-    service: str
-
-
-class _Collector(trace_service_pb2_grpc.TraceServiceServicer):
-    """An OTLP trace receiver that keeps every span it is sent."""
-
-    def __init__(self) -> None:
-        self.spans: list[Span] = []
-
-    async def Export(
-        self, request: trace_service_pb2.ExportTraceServiceRequest, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> trace_service_pb2.ExportTraceServiceResponse:
-        for resource_spans in request.resource_spans:
-            attributes = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
-            for scope_spans in resource_spans.scope_spans:
-                for s in scope_spans.spans:
-                    self.spans.append(
-                        Span(s.name, s.kind, s.trace_id, s.span_id, s.parent_span_id, attributes["service.name"])
-                    )
-        return trace_service_pb2.ExportTraceServiceResponse()
 
 
 class _Back(ai_pb2_grpc.AiServiceServicer):
@@ -109,24 +73,12 @@ class _Front(ai_pb2_grpc.AiServiceServicer):
 
 @dataclass
 class Traced:
-    """The collector, the downstream servicer and the front host's port."""
+    """The collector, the downstream servicer, the front host's port and a service token for calling it."""
 
-    collector: _Collector
+    collector: Collector
     back: _Back
     front_port: int
     tokens: ServiceTokens
-
-    async def spans_after_flush(self) -> list[Span]:
-        """Every span the collector has, once the provider has sent what it holds."""
-        assert await _flush()
-        return list(self.collector.spans)
-
-
-async def _flush() -> bool:
-    """Has the process's provider export what it holds; in a thread, as the collector answers on this loop."""
-    provider = trace.get_tracer_provider()
-    assert isinstance(provider, TracerProvider)
-    return await asyncio.to_thread(provider.force_flush, 10_000)
 
 
 def _host(name: str, settings: RuntimeSettings, servicer: ai_pb2_grpc.AiServiceServicer) -> ServiceHost:
@@ -139,36 +91,23 @@ def _host(name: str, settings: RuntimeSettings, servicer: ai_pb2_grpc.AiServiceS
 
 
 @pytest.fixture(scope="module")
-async def traced(settings: RuntimeSettings) -> AsyncIterator[Traced]:
-    """A front and a back host with the OTLP exporter pointed at a local collector."""
-    collector = _Collector()
-    receiver = grpc.aio.server()
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(collector, receiver)  # type: ignore[no-untyped-call]
-    collector_port = receiver.add_insecure_port("127.0.0.1:0")
-    await receiver.start()
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{collector_port}")
-        env.setenv("OTEL_EXPORTER_OTLP_INSECURE", "true")
-        traced_settings = settings.model_copy(update={"otel_exporter": "otlp"})
-        back = _Back()  # type: ignore[abstract]  # the other RPCs stay unimplemented on purpose
-        back_host = _host("back", traced_settings, back)
-        await back_host.start()
-        front_settings = traced_settings.model_copy(
-            update={"service_addresses": {**settings.service_addresses, "ai": f"127.0.0.1:{back_host.port}"}}
-        )
-        tokens = ServiceTokens(settings.resolved_internal_secret(), "front")
-        clients = Clients(front_settings)
-        front_host = _host("front", front_settings, _Front(clients, tokens))  # type: ignore[abstract]
-        await front_host.start()
-        yield Traced(collector, back, front_host.port, tokens)
-        await front_host.stop(0)
-        await clients.close()
-        await back_host.stop(0)
-        # Done with the collector: the provider sends what it holds and stops, so spans ended later go nowhere.
-        provider = trace.get_tracer_provider()
-        assert isinstance(provider, TracerProvider)
-        await asyncio.to_thread(provider.shutdown)
-    await receiver.stop(0)
+async def traced(settings: RuntimeSettings, otlp: Collector) -> AsyncIterator[Traced]:
+    """A front and a back host that trace with the OTLP exporter."""
+    traced_settings = settings.model_copy(update={"otel_exporter": "otlp"})
+    back = _Back()  # type: ignore[abstract]  # the other RPCs stay unimplemented on purpose
+    back_host = _host("back", traced_settings, back)
+    await back_host.start()
+    front_settings = traced_settings.model_copy(
+        update={"service_addresses": {**settings.service_addresses, "ai": f"127.0.0.1:{back_host.port}"}}
+    )
+    tokens = ServiceTokens(settings.resolved_internal_secret(), "front")
+    clients = Clients(front_settings)
+    front_host = _host("front", front_settings, _Front(clients, tokens))  # type: ignore[abstract]
+    await front_host.start()
+    yield Traced(otlp, back, front_host.port, tokens)
+    await front_host.stop(0)
+    await clients.close()
+    await back_host.stop(0)
 
 
 def _one_trace(spans: list[Span], method: str) -> tuple[Span, Span, Span]:
@@ -185,7 +124,6 @@ def _one_trace(spans: list[Span], method: str) -> tuple[Span, Span, Span]:
     assert front.kind == server_kind, front
     assert [s.kind for s in back] == [server_kind], named
     assert {front.trace_id, client.trace_id, back[0].trace_id} == {client.trace_id}, named
-    assert front.service == "avatarchat-ai", front
     return front, client, back[0]
 
 
@@ -195,7 +133,7 @@ async def test_a_unary_call_and_the_call_it_makes_downstream_are_one_trace(trace
             ai_pb2.AnalyzeSentimentRequest(text="fine"), metadata=traced.tokens.metadata()
         )
     assert answer.sentiment.score == pytest.approx(0.5)
-    front, _, _ = _one_trace(await traced.spans_after_flush(), ANALYZE)
+    front, _, _ = _one_trace(await traced.collector.spans_after_flush(), ANALYZE)
     assert front.parent_span_id == b""  # the test's own call carried no trace
 
 
@@ -212,4 +150,4 @@ async def test_a_relayed_stream_is_one_trace_and_cancelling_it_reaches_the_servi
         # The front's relay is cancelled with its caller, and its traced call to the back with it.
         await asyncio.wait_for(traced.back.stream_closed.wait(), 10)
     await asyncio.sleep(0.2)  # the front's server span ends once its handler has unwound
-    _one_trace(await traced.spans_after_flush(), STREAM)
+    _one_trace(await traced.collector.spans_after_flush(), STREAM)
