@@ -13,6 +13,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 
 import grpc
 import redis.asyncio as aioredis
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -131,6 +132,13 @@ def create_app(
         ),
         Middleware(RateLimitMiddleware),
     ]
+    if settings.otel_exporter != "none":
+        # A server span per REST request, parent of its upstream calls. Socket.io has its own per event
+        # (edge/realtime/namespace.py); a span per websocket frame would cost every streamed chunk.
+        tracing = Middleware(
+            OpenTelemetryMiddleware, excluded_urls="/socket.io/,/healthz", exclude_spans=["receive", "send"]
+        )
+        middleware.insert(0, tracing)
     return Starlette(
         routes=routes,
         middleware=middleware,

@@ -32,7 +32,9 @@ class Upstreams:
         """The channel to an upstream service, opened on first use."""
         channel = self._channels.get(upstream)
         if channel is None:
-            channel = open_channel(self._settings.address_of(upstream), propagate=False)
+            channel = open_channel(
+                self._settings.address_of(upstream), propagate=False, traced=self._settings.otel_exporter != "none"
+            )
             self._channels[upstream] = channel
         return channel
 

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 from opentelemetry.proto.trace.v1 import trace_pb2
 
@@ -195,11 +196,12 @@ async def test_a_visitor_token_near_its_expiry_is_renewed_before_the_events_call
         await host.stop(0.5)
 
 
-async def test_with_tracing_a_socket_event_is_one_trace_with_its_upstream_calls(
+async def test_with_tracing_socket_events_and_rest_requests_are_traces_with_their_upstream_calls(
     stack: Stack, fake_conversations: tuple[FakeConversations, str], otlp: Collector
 ) -> None:
-    """With the OTLP exporter on, each socket event is a span, its upstream calls are its children, and each call
-    carries the event's trace to the service."""
+    """With the OTLP exporter on, each socket event and each REST request is a span, its upstream calls are its
+    children, and each call carries the trace to the service; health checks and Socket.io's own requests are not
+    traced."""
     bot = await create_widget_bot(stack, await stack.new_tenant("widget-traced"))
     auth = stack.settings.address_of("auth")
     async with proxied_edge(stack, auth, fake_conversations[1], otel_exporter="otlp") as running:
@@ -208,7 +210,16 @@ async def test_with_tracing_a_socket_event_is_one_trace_with_its_upstream_calls(
             assert (await w.call("message:send", {"text": "hello there"}))["ok"] is True
             await w.wait_for("stream:end")
         [sent] = running.proxy.calls("SendMessage")
+        async with httpx.AsyncClient(base_url=running.edge.url) as http:
+            assert (await http.get("/v1/plans")).status_code == 200
+            # Answered (SERVING or not: some upstreams here are stand-ins), but not traced.
+            assert (await http.get("/healthz")).status_code in (200, 503)
     spans = await otlp.spans_after_flush()
+    [plans] = [s for s in spans if s.name.endswith("/ListPlans")]
+    [request] = [s for s in spans if s.span_id == plans.parent_span_id]
+    assert (request.kind, request.trace_id) == (trace_pb2.Span.SPAN_KIND_SERVER, plans.trace_id), request
+    assert request.name.startswith("GET"), request
+    assert not [s for s in spans if "healthz" in s.name or "socket.io" in s.name.replace("socket.io ", "")], spans
     for event_name, methods in (
         ("socket.io connect", {"ResolveEmbed", "IssueVisitorToken"}),
         ("socket.io message:send", {"CreateConversation", "SendMessage"}),
