@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 import pytest
 
 from services.ai.hashed_words import HashedWordsEmbedder
 from services.ai.passages import Passage
-from services.ai.providers.base import AnswerContext, ChatMessage, GenerationRequest, Provider, TextDelta
+from services.ai.providers.base import (
+    AnswerContext,
+    ChatMessage,
+    GenerationRequest,
+    Provider,
+    ProviderEvent,
+    TextDelta,
+)
 from services.ai.similarity import TextEmbedder
 from services.knowledge.minilm import MiniLmEmbedder
 from tests.services.ai.wire import Handler, WireServer
 
 StartServer = Callable[[Handler], Awaitable[WireServer]]
+E = TypeVar("E", bound=BaseException)
 
 
 @pytest.fixture
@@ -41,6 +50,21 @@ def make_request(question: str = "When do you open?", passages: tuple[Passage, .
         context=AnswerContext(question=question, passages=passages, bot_name="Ava"),
         max_output_tokens=200,
     )
+
+
+async def answer_of(provider: Provider) -> list[ProviderEvent]:
+    """Every event of the provider's answer to make_request(); the provider is closed after."""
+    try:
+        return [event async for event in provider.stream(make_request())]
+    finally:
+        await provider.aclose()
+
+
+async def failure_of(provider: Provider, error: type[E]) -> E:
+    """The `error` the provider's answer to make_request() raises; the provider is closed after."""
+    with pytest.raises(error) as caught:
+        await answer_of(provider)
+    return caught.value
 
 
 async def assert_arrives_piece_by_piece(provider: Provider, server: WireServer, gate: asyncio.Event) -> None:

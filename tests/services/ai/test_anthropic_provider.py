@@ -9,8 +9,8 @@ from pydantic import SecretStr
 
 from services.ai.providers import errors
 from services.ai.providers.anthropic_provider import AnthropicProvider
-from services.ai.providers.base import FinishReason, ProviderConfig, ProviderEvent, TextDelta, UsageReport
-from tests.services.ai.conftest import StartServer, assert_arrives_piece_by_piece, make_request
+from services.ai.providers.base import FinishReason, ProviderConfig, TextDelta, UsageReport
+from tests.services.ai.conftest import StartServer, answer_of, assert_arrives_piece_by_piece, failure_of, make_request
 from tests.services.ai.wire import Exchange, Handler, Responder
 from tests.services.ai.wire_formats import anthropic_error, anthropic_message, anthropic_stream
 
@@ -30,15 +30,10 @@ def provider_for(url: str) -> AnthropicProvider:
     return AnthropicProvider(config)
 
 
-async def collect(provider: AnthropicProvider) -> list[ProviderEvent]:
-    return [event async for event in provider.stream(make_request())]
-
-
 async def test_streams_text_deltas_and_usage_from_message_start_and_delta(serve: StartServer) -> None:
     server = await serve(anthropic_stream(["Hello", " there", "!"], input_tokens=25, output_tokens=15))
     provider = provider_for(server.url)
-    events = await collect(provider)
-    await provider.aclose()
+    events = await answer_of(provider)
 
     assert events[:-1] == [TextDelta("Hello"), TextDelta(" there"), TextDelta("!")]
     assert events[-1] == UsageReport(
@@ -61,8 +56,7 @@ async def test_streams_text_deltas_and_usage_from_message_start_and_delta(serve:
 async def test_max_tokens_stop_reason(serve: StartServer) -> None:
     server = await serve(anthropic_stream(["cut"], stop_reason="max_tokens"))
     provider = provider_for(server.url)
-    events = await collect(provider)
-    await provider.aclose()
+    events = await answer_of(provider)
     usage = events[-1]
     assert isinstance(usage, UsageReport)
     assert usage.finish_reason is FinishReason.MAX_TOKENS
@@ -80,22 +74,18 @@ async def test_max_tokens_stop_reason(serve: StartServer) -> None:
 async def test_error_responses_are_unavailable(serve: StartServer, status: int, error_type: str, reason: str) -> None:
     server = await serve(anthropic_error(status, error_type, "Something went wrong"))
     provider = provider_for(server.url)
-    with pytest.raises(errors.ProviderUnavailable) as caught:
-        await collect(provider)
-    await provider.aclose()
-    assert caught.value.status_code == status
-    assert caught.value.reason == reason
-    assert error_type in caught.value.message
+    caught = await failure_of(provider, errors.ProviderUnavailable)
+    assert caught.status_code == status
+    assert caught.reason == reason
+    assert error_type in caught.message
 
 
 async def test_an_error_event_mid_stream_keeps_the_partial_text(serve: StartServer) -> None:
     server = await serve(anthropic_stream(["Our hours ", "are ", "never sent"], error_after=2))
     provider = provider_for(server.url)
-    with pytest.raises(errors.ProviderStreamError) as caught:
-        await collect(provider)
-    await provider.aclose()
-    assert caught.value.partial_text == "Our hours are "
-    assert caught.value.reason == errors.REASON_OVERLOADED
+    caught = await failure_of(provider, errors.ProviderStreamError)
+    assert caught.partial_text == "Our hours are "
+    assert caught.reason == errors.REASON_OVERLOADED
 
 
 async def test_closing_the_stream_closes_the_upstream_connection(serve: StartServer) -> None:
@@ -142,20 +132,16 @@ def events(*sent: tuple[str, object]) -> Handler:
 async def test_broken_json_before_any_text_is_unavailable(serve: StartServer) -> None:
     server = await serve(events(START, BLOCK, BROKEN, text("never")))
     provider = provider_for(server.url)
-    with pytest.raises(errors.ProviderUnavailable) as caught:
-        await collect(provider)
-    await provider.aclose()
-    assert caught.value.reason == errors.REASON_MALFORMED
+    caught = await failure_of(provider, errors.ProviderUnavailable)
+    assert caught.reason == errors.REASON_MALFORMED
 
 
 async def test_broken_json_after_text_is_a_stream_error_with_the_partial_text(serve: StartServer) -> None:
     server = await serve(events(START, BLOCK, text("Hello "), text("there "), BROKEN, text("never")))
     provider = provider_for(server.url)
-    with pytest.raises(errors.ProviderStreamError) as caught:
-        await collect(provider)
-    await provider.aclose()
-    assert caught.value.partial_text == "Hello there "
-    assert caught.value.reason == errors.REASON_MALFORMED
+    caught = await failure_of(provider, errors.ProviderStreamError)
+    assert caught.partial_text == "Hello there "
+    assert caught.reason == errors.REASON_MALFORMED
 
 
 @pytest.mark.parametrize(
@@ -175,10 +161,8 @@ async def test_an_event_of_the_wrong_shape_before_any_text_is_unavailable(
 ) -> None:
     server = await serve(events(*sent, text("never")))
     provider = provider_for(server.url)
-    with pytest.raises(errors.ProviderUnavailable) as caught:
-        await collect(provider)
-    await provider.aclose()
-    assert caught.value.reason == errors.REASON_MALFORMED
+    caught = await failure_of(provider, errors.ProviderUnavailable)
+    assert caught.reason == errors.REASON_MALFORMED
 
 
 @pytest.mark.parametrize(
@@ -199,11 +183,9 @@ async def test_an_event_of_the_wrong_shape_after_text_is_malformed_and_keeps_the
 ) -> None:
     server = await serve(events(START, BLOCK, text("Kept "), bad))
     provider = provider_for(server.url)
-    with pytest.raises(errors.ProviderStreamError) as caught:
-        await collect(provider)
-    await provider.aclose()
-    assert caught.value.partial_text == "Kept "
-    assert caught.value.reason == errors.REASON_MALFORMED
+    caught = await failure_of(provider, errors.ProviderStreamError)
+    assert caught.partial_text == "Kept "
+    assert caught.reason == errors.REASON_MALFORMED
 
 
 async def test_a_paced_stream_arrives_piece_by_piece(serve: StartServer) -> None:

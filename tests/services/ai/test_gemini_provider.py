@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import jwt
@@ -14,10 +15,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr, ValidationError
 
 from services.ai.providers import errors
-from services.ai.providers.base import FinishReason, ProviderConfig, ProviderEvent, TextDelta, UsageReport
+from services.ai.providers.base import FinishReason, ProviderConfig, TextDelta, UsageReport
 from services.ai.providers.gemini_provider import VERTEX_ID, GeminiProvider
 from services.ai.settings import ProviderSetting
-from tests.services.ai.conftest import StartServer, make_request
+from tests.services.ai.conftest import StartServer, answer_of, failure_of, make_request
 from tests.services.ai.wire import Exchange, Handler, Responder
 from tests.services.ai.wire_formats import gemini_error, gemini_stream
 
@@ -29,23 +30,44 @@ def provider_for(url: str) -> GeminiProvider:
     return GeminiProvider(config)
 
 
-async def collect(provider: GeminiProvider) -> list[ProviderEvent]:
-    return [event async for event in provider.stream(make_request())]
+def vertex_for(url: str, key: str, location: str = "") -> GeminiProvider:
+    config = ProviderConfig(
+        id=VERTEX_ID, api_key=SecretStr(key), base_url=url, default_model="gemini-2.5-flash", location=location
+    )
+    return GeminiProvider(config)
 
 
-async def test_streams_text_and_the_last_usage_metadata(serve: StartServer) -> None:
+@pytest.mark.parametrize(
+    ("make", "provider_id", "path"),
+    [
+        (provider_for, "gemini", "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"),
+        (
+            lambda url: vertex_for(url, KEY),
+            "vertex",
+            "/v1beta1/publishers/google/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+        ),
+    ],
+    ids=["gemini api", "vertex express mode"],
+)
+async def test_streams_text_and_the_last_usage_metadata(
+    serve: StartServer, make: Callable[[str], GeminiProvider], provider_id: str, path: str
+) -> None:
+    """The Gemini API, and Vertex AI with an API key (express mode): the same stream on each one's path."""
     server = await serve(gemini_stream(["We open ", "at nine."], prompt_tokens=30, finish="STOP"))
-    provider = provider_for(server.url)
-    events = await collect(provider)
-    await provider.aclose()
+    events = await answer_of(make(server.url))
 
     assert events[:-1] == [TextDelta("We open "), TextDelta("at nine.")]
     assert events[-1] == UsageReport(
-        provider="gemini", model="gemini-2.5-flash", input_tokens=30, output_tokens=2, finish_reason=FinishReason.STOP
+        provider=provider_id,
+        model="gemini-2.5-flash",
+        input_tokens=30,
+        output_tokens=2,
+        finish_reason=FinishReason.STOP,
     )
     exchange = server.exchanges[0]
-    assert exchange.path == "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    assert exchange.path == path
     assert exchange.headers["x-goog-api-key"] == KEY
+    assert "authorization" not in exchange.headers
     # The tag that lets the provider close its own response never leaves the process.
     assert "x-avatarchat-stream" not in exchange.headers
     body = exchange.json()
@@ -57,8 +79,7 @@ async def test_streams_text_and_the_last_usage_metadata(serve: StartServer) -> N
 async def test_safety_finish_is_a_content_filter(serve: StartServer) -> None:
     server = await serve(gemini_stream(["I can't"], finish="SAFETY"))
     provider = provider_for(server.url)
-    events = await collect(provider)
-    await provider.aclose()
+    events = await answer_of(provider)
     usage = events[-1]
     assert isinstance(usage, UsageReport)
     assert usage.finish_reason is FinishReason.CONTENT_FILTER
@@ -75,22 +96,18 @@ async def test_safety_finish_is_a_content_filter(serve: StartServer) -> None:
 async def test_error_bodies_are_unavailable(serve: StartServer, status: int, google_status: str, reason: str) -> None:
     server = await serve(gemini_error(status, google_status, "nope"))
     provider = provider_for(server.url)
-    with pytest.raises(errors.ProviderUnavailable) as caught:
-        await collect(provider)
-    await provider.aclose()
-    assert caught.value.status_code == status
-    assert caught.value.reason == reason
+    caught = await failure_of(provider, errors.ProviderUnavailable)
+    assert caught.status_code == status
+    assert caught.reason == reason
     assert len(server.exchanges) == 1
 
 
 async def test_broken_json_after_text_is_a_stream_error(serve: StartServer) -> None:
     server = await serve(gemini_stream(["Hello ", "never"], break_after=1))
     provider = provider_for(server.url)
-    with pytest.raises(errors.ProviderStreamError) as caught:
-        await collect(provider)
-    await provider.aclose()
-    assert caught.value.partial_text == "Hello "
-    assert caught.value.reason == errors.REASON_MALFORMED
+    caught = await failure_of(provider, errors.ProviderStreamError)
+    assert caught.partial_text == "Hello "
+    assert caught.reason == errors.REASON_MALFORMED
 
 
 async def test_closing_the_stream_closes_the_upstream_connection(serve: StartServer) -> None:
@@ -112,13 +129,6 @@ CLIENT_EMAIL = f"chat@{PROJECT}.iam.gserviceaccount.com"
 ACCESS_TOKEN = "ya29.local-test-token"
 GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
 SERVICE_ACCOUNT_PRIVATE_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def vertex_for(url: str, key: str, location: str = "") -> GeminiProvider:
-    config = ProviderConfig(
-        id=VERTEX_ID, api_key=SecretStr(key), base_url=url, default_model="gemini-2.5-flash", location=location
-    )
-    return GeminiProvider(config)
 
 
 @dataclass
@@ -168,30 +178,14 @@ class GoogleOAuth:
         await respond.json(200, {"access_token": ACCESS_TOKEN, "expires_in": 3600, "token_type": "Bearer"})
 
 
-async def test_vertex_with_an_api_key_streams_in_express_mode(serve: StartServer) -> None:
-    server = await serve(gemini_stream(["We open ", "at nine."], prompt_tokens=30))
-    provider = vertex_for(server.url, KEY)
-    events = await collect(provider)
-    await provider.aclose()
-
-    assert events[:-1] == [TextDelta("We open "), TextDelta("at nine.")]
-    assert events[-1] == UsageReport(
-        provider="vertex", model="gemini-2.5-flash", input_tokens=30, output_tokens=2, finish_reason=FinishReason.STOP
-    )
-    exchange = server.exchanges[0]
-    assert exchange.path == "/v1beta1/publishers/google/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
-    assert exchange.headers["x-goog-api-key"] == KEY
-    assert "authorization" not in exchange.headers
-
-
 async def test_vertex_with_a_service_account_streams_in_its_project_and_region(serve: StartServer) -> None:
     oauth = GoogleOAuth(gemini_stream(["Hello ", "there."]))
     server = await serve(oauth)
     oauth.token_uri = f"{server.url}/token"
     provider = vertex_for(server.url, oauth.key_file(), location="europe-west4")
-    events = await collect(provider)
-    again = await collect(provider)
-    await provider.aclose()
+    # Two answers from one provider: the second is also its last, closing it.
+    events = [event async for event in provider.stream(make_request())]
+    again = await answer_of(provider)
 
     assert [e for e in events if isinstance(e, TextDelta)] == [TextDelta("Hello "), TextDelta("there.")]
     assert again == events
@@ -212,12 +206,10 @@ async def test_vertex_refused_a_token_is_an_auth_failure_before_the_first_token(
     oauth.token_uri = f"{server.url}/token"
     key = oauth.key_file()
     provider = vertex_for(server.url, key)
-    with pytest.raises(errors.ProviderUnavailable) as caught:
-        await collect(provider)
-    await provider.aclose()
-    assert caught.value.reason == errors.REASON_AUTH
+    caught = await failure_of(provider, errors.ProviderUnavailable)
+    assert caught.reason == errors.REASON_AUTH
     assert [e.path for e in server.exchanges] == ["/token"]
-    assert "PRIVATE KEY" not in str(caught.value)
+    assert "PRIVATE KEY" not in str(caught)
 
 
 def test_a_vertex_setting_with_a_broken_service_account_key_fails_at_start_up_without_quoting_it() -> None:

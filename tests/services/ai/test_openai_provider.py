@@ -9,9 +9,9 @@ import pytest
 from pydantic import SecretStr
 
 from services.ai.providers import errors
-from services.ai.providers.base import FinishReason, ProviderConfig, ProviderEvent, ProviderKind, TextDelta, UsageReport
+from services.ai.providers.base import FinishReason, ProviderConfig, ProviderKind, TextDelta, UsageReport
 from services.ai.providers.openai_provider import OpenAIProvider
-from tests.services.ai.conftest import StartServer, assert_arrives_piece_by_piece, make_request
+from tests.services.ai.conftest import StartServer, answer_of, assert_arrives_piece_by_piece, failure_of, make_request
 from tests.services.ai.wire import Exchange, Responder
 from tests.services.ai.wire_formats import openai_chunk, openai_error, openai_stream
 
@@ -29,15 +29,10 @@ def provider_for(url: str, *, connect_timeout: float = 5.0) -> OpenAIProvider:
     return OpenAIProvider(config)
 
 
-async def collect(provider: OpenAIProvider) -> list[ProviderEvent]:
-    return [event async for event in provider.stream(make_request())]
-
-
 async def test_streams_text_then_the_servers_usage(serve: StartServer) -> None:
     server = await serve(openai_stream(["We open ", "at 9 ", "[1]."], prompt_tokens=57, completion_tokens=9))
     provider = provider_for(server.url)
-    events = await collect(provider)
-    await provider.aclose()
+    events = await answer_of(provider)
 
     assert events[:-1] == [TextDelta("We open "), TextDelta("at 9 "), TextDelta("[1].")]
     assert events[-1] == UsageReport(
@@ -64,8 +59,7 @@ async def test_streams_text_then_the_servers_usage(serve: StartServer) -> None:
 async def test_length_finish_maps_to_max_tokens(serve: StartServer) -> None:
     server = await serve(openai_stream(["cut"], finish="length"))
     provider = provider_for(server.url)
-    events = await collect(provider)
-    await provider.aclose()
+    events = await answer_of(provider)
     usage = events[-1]
     assert isinstance(usage, UsageReport)
     assert usage.finish_reason is FinishReason.MAX_TOKENS
@@ -100,38 +94,32 @@ async def test_error_bodies_become_unavailable_before_the_first_token(
     message = f"Incorrect API key provided: sk-test-*************XYZW. ({status})"
     server = await serve(openai_error(status, message, error_type, code))
     provider = provider_for(server.url)
-    with pytest.raises(errors.ProviderUnavailable) as caught:
-        await collect(provider)
-    await provider.aclose()
+    caught = await failure_of(provider, errors.ProviderUnavailable)
 
-    assert caught.value.status_code == status
-    assert caught.value.reason == reason
-    assert caught.value.provider == "openai"
+    assert caught.status_code == status
+    assert caught.reason == reason
+    assert caught.provider == "openai"
     # The key, even masked as the API echoes it, never reaches our error messages or logs.
-    assert "XYZW" not in str(caught.value)
-    assert KEY not in str(caught.value)
+    assert "XYZW" not in str(caught)
+    assert KEY not in str(caught)
     assert len(server.exchanges) == 1  # max_retries=0: failing over is the retry
 
 
 async def test_broken_json_after_text_is_a_stream_error_with_the_partial_text(serve: StartServer) -> None:
     server = await serve(openai_stream(["Hello ", "there ", "never"], break_after=2))
     provider = provider_for(server.url)
-    with pytest.raises(errors.ProviderStreamError) as caught:
-        await collect(provider)
-    await provider.aclose()
-    assert caught.value.partial_text == "Hello there "
-    assert caught.value.reason == errors.REASON_MALFORMED
+    caught = await failure_of(provider, errors.ProviderStreamError)
+    assert caught.partial_text == "Hello there "
+    assert caught.reason == errors.REASON_MALFORMED
 
 
 async def test_an_error_object_mid_stream_is_a_stream_error(serve: StartServer) -> None:
     server = await serve(openai_stream(["Part one. ", "lost"], error_after=1))
     provider = provider_for(server.url)
-    with pytest.raises(errors.ProviderStreamError) as caught:
-        await collect(provider)
-    await provider.aclose()
-    assert caught.value.partial_text == "Part one. "
-    assert caught.value.reason == errors.REASON_UNAVAILABLE
-    assert "The server had an error" in caught.value.message
+    caught = await failure_of(provider, errors.ProviderStreamError)
+    assert caught.partial_text == "Part one. "
+    assert caught.reason == errors.REASON_UNAVAILABLE
+    assert "The server had an error" in caught.message
 
 
 @pytest.mark.parametrize(
@@ -155,11 +143,9 @@ async def test_a_chunk_of_the_wrong_shape_is_malformed_and_keeps_the_text(serve:
 
     server = await serve(handle)
     provider = provider_for(server.url)
-    with pytest.raises(errors.ProviderStreamError) as caught:
-        await collect(provider)
-    await provider.aclose()
-    assert caught.value.partial_text == "Kept "
-    assert caught.value.reason == errors.REASON_MALFORMED
+    caught = await failure_of(provider, errors.ProviderStreamError)
+    assert caught.partial_text == "Kept "
+    assert caught.reason == errors.REASON_MALFORMED
 
 
 async def test_temperature_is_sent_only_when_the_bot_sets_one(serve: StartServer) -> None:
@@ -178,18 +164,14 @@ async def test_temperature_is_sent_only_when_the_bot_sets_one(serve: StartServer
 async def test_broken_json_before_any_text_is_unavailable(serve: StartServer) -> None:
     server = await serve(openai_stream(["never"], break_after=0))
     provider = provider_for(server.url)
-    with pytest.raises(errors.ProviderUnavailable) as caught:
-        await collect(provider)
-    await provider.aclose()
-    assert caught.value.reason == errors.REASON_MALFORMED
+    caught = await failure_of(provider, errors.ProviderUnavailable)
+    assert caught.reason == errors.REASON_MALFORMED
 
 
 async def test_unreachable_server_is_unavailable() -> None:
     provider = provider_for("http://127.0.0.1:9", connect_timeout=1.0)
-    with pytest.raises(errors.ProviderUnavailable) as caught:
-        await collect(provider)
-    await provider.aclose()
-    assert caught.value.reason == errors.REASON_UNAVAILABLE
+    caught = await failure_of(provider, errors.ProviderUnavailable)
+    assert caught.reason == errors.REASON_UNAVAILABLE
 
 
 async def test_a_paced_stream_arrives_piece_by_piece(serve: StartServer) -> None:
