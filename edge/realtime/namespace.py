@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -59,19 +60,17 @@ class WidgetNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         channels put it on every upstream call (services/runtime/clients.py) and the logs carry it.
         """
         token = request_id_var.set(uuid.uuid4().hex)
+        handler = getattr(self, "on_" + event.replace(":", "_"), None) if event else None
         # One span per event, its upstream calls its children (a no-op unless an exporter is configured). Clients
         # choose event names, so unknown ones share one span name.
-        known = event in ("connect", "disconnect") or hasattr(self, "on_" + event.replace(":", "_"))
+        name = f"socket.io {event if handler is not None else 'unknown event'}"
         try:
-            with _tracer.start_as_current_span(
-                f"socket.io {event if known else 'unknown event'}", kind=SpanKind.SERVER
-            ):
-                return await self._dispatch(event, *args)
+            with _tracer.start_as_current_span(name, kind=SpanKind.SERVER):
+                return await self._dispatch(event, handler, *args)
         finally:
             request_id_var.reset(token)
 
-    async def _dispatch(self, event: str, *args: Any) -> Any:
-        handler = getattr(self, "on_" + event.replace(":", "_"), None) if event else None
+    async def _dispatch(self, event: str, handler: Callable[..., Awaitable[Any]] | None, *args: Any) -> Any:
         if event in ("connect", "disconnect"):
             return await handler(*args) if handler is not None else None
         sid = args[0]
